@@ -1,0 +1,323 @@
+"""The unit registry: units.yaml -> validated Unit / SourceConfig objects.
+
+One broken entry never stops the others: `load_registry` returns the good units plus a list
+of `RegistryError`s, each naming the unit and the field.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .types import PORTAL, WECHAT
+
+CATEGORIES = {
+    "department": "县直部门",
+    "town": "乡镇",
+    "institution": "事业单位",
+    "party": "党群部门",
+}
+COLUMN_TYPES = {
+    "news": "动态要闻",
+    "notice": "通知公告",
+    "policy": "政策文件",
+    "personnel": "人事信息",
+    "planning": "规划计划",
+    "other": "其他",
+}
+PORTAL_PROFILES = {"auto", "trs", "jcms", "table", "json", "generic", "selectors"}
+WECHAT_SOURCE_TYPES = {"rss", "wechat_api", "export"}
+UNIT_FIELDS = {"id", "name", "category", "start_date", "contacts", "portal", "wechat",
+               "suspended", "policy", "owned_site", "note"}
+SOURCE_FIELDS = {"id", "name", "type", "url", "profile", "selectors", "encoding", "json",
+                 "max_pages", "owned_site", "conn_id", "path", "stale_after_hours", "note",
+                 "allow_empty"}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+class RegistryError(ValueError):
+    def __init__(self, unit: str, field_name: str, message: str):
+        self.unit, self.field, self.message = unit, field_name, message
+        super().__init__(f"单位 {unit}: 字段 {field_name}: {message}")
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str                  # "leader" (分管领导) | "staff" (信息员)
+    name: str
+    title: str = ""
+    email: str = ""
+    mobile: str = ""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Something pubwatch fetches: a portal column or one WeChat source of an account."""
+
+    id: str                    # unique over the registry, e.g. "jyj.portal.gzdt"
+    unit_id: str
+    channel: str               # PORTAL | WECHAT
+    type: str                  # "portal" | "rss" | "wechat_api" | "export"
+    name: str                  # column name (工作动态) or account name
+    url: str = ""
+    column_type: str = "news"
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    category: str
+    contacts: tuple[Contact, ...]
+    sources: tuple[SourceConfig, ...]
+    start_date: date | None = None
+    suspended: frozenset[str] = frozenset()        # channels not supervised right now
+    policy: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORIES.get(self.category, self.category)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c for c in (PORTAL, WECHAT) if any(s.channel == c for s in self.sources))
+
+    def sources_of(self, channel: str) -> tuple[SourceConfig, ...]:
+        return tuple(s for s in self.sources if s.channel == channel)
+
+    def contact(self, role: str) -> Contact | None:
+        return next((c for c in self.contacts if c.role == role), None)
+
+
+@dataclass
+class Registry:
+    units: list[Unit]
+    errors: list[RegistryError]
+    settings: dict[str, Any]
+    path: Path | None = None
+
+    def unit(self, unit_id: str) -> Unit:
+        for u in self.units:
+            if u.id == unit_id:
+                return u
+        raise KeyError(unit_id)
+
+    def source(self, source_id: str) -> SourceConfig:
+        for u in self.units:
+            for s in u.sources:
+                if s.id == source_id:
+                    return s
+        raise KeyError(source_id)
+
+    def select(self, ids_or_names: list[str] | None) -> list[Unit]:
+        if not ids_or_names:
+            return list(self.units)
+        wanted = set(ids_or_names)
+        return [u for u in self.units if u.id in wanted or u.name in wanted]
+
+
+def default_registry_path() -> Path:
+    env = os.environ.get("PUBWATCH_REGISTRY")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "units.yaml"
+
+
+def _expand(value: Any) -> Any:
+    """Expand ${VAR} / ${VAR:-default} in strings (used for the demo portal's port)."""
+    if isinstance(value, str):
+        return _ENV_RE.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def _check_url(unit: str, fld: str, url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise RegistryError(unit, fld, "缺少网址 (missing URL)")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise RegistryError(unit, fld, f"只支持 http/https 网址, 不支持 {parts.scheme or '无协议'!r}: {url}")
+    if not parts.hostname:
+        raise RegistryError(unit, fld, f"网址缺少主机名: {url}")
+    return url.strip()
+
+
+def _contact(unit: str, role: str, raw: Any) -> Contact:
+    fld = f"contacts.{role}"
+    if not isinstance(raw, dict):
+        raise RegistryError(unit, fld, "缺少联系人 (需要 name 以及 email 或 mobile)")
+    name = str(raw.get("name") or "").strip()
+    email = str(raw.get("email") or "").strip()
+    mobile = str(raw.get("mobile") or "").strip()
+    if not name:
+        raise RegistryError(unit, f"{fld}.name", "缺少姓名")
+    if not email and not mobile:
+        raise RegistryError(unit, fld, "至少需要 email 或 mobile 之一")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise RegistryError(unit, f"{fld}.email", f"邮箱格式不正确: {email}")
+    if mobile and not re.fullmatch(r"1\d{10}", mobile):
+        raise RegistryError(unit, f"{fld}.mobile", f"手机号应为11位数字: {mobile}")
+    return Contact(role=role, name=name, title=str(raw.get("title") or ""), email=email, mobile=mobile)
+
+
+def _unknown(unit: str, where: str, raw: dict, allowed: set[str]) -> None:
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise RegistryError(unit, f"{where}{extra[0]}", f"未知字段 (可用: {', '.join(sorted(allowed))})")
+
+
+def _portal_sources(uid: str, raw: Any, owned: bool) -> list[SourceConfig]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict) or not isinstance(raw.get("columns"), list) or not raw["columns"]:
+        raise RegistryError(uid, "portal.columns", "应为栏目列表")
+    out = []
+    for i, col in enumerate(raw["columns"]):
+        where = f"portal.columns[{i}]"
+        if not isinstance(col, dict):
+            raise RegistryError(uid, where, "应为映射 (id/name/url/type)")
+        _unknown(uid, where + ".", col, SOURCE_FIELDS)
+        cid = str(col.get("id") or f"c{i + 1}")
+        if not _ID_RE.match(cid):
+            raise RegistryError(uid, where + ".id", f"栏目 id 只能用小写字母、数字、-、_: {cid!r}")
+        ctype = col.get("type", "news")
+        if ctype not in COLUMN_TYPES:
+            raise RegistryError(uid, where + ".type", f"栏目类型应为 {', '.join(COLUMN_TYPES)} 之一: {ctype!r}")
+        profile = col.get("profile", "auto")
+        if profile not in PORTAL_PROFILES:
+            raise RegistryError(uid, where + ".profile", f"应为 {', '.join(sorted(PORTAL_PROFILES))} 之一: {profile!r}")
+        if profile == "selectors" and not isinstance(col.get("selectors"), dict):
+            raise RegistryError(uid, where + ".selectors", "profile=selectors 时需要 selectors (item/title/date)")
+        url = _check_url(uid, where + ".url", col.get("url"))
+        opts = {k: v for k, v in col.items() if k not in ("id", "name", "type", "url")}
+        opts.setdefault("profile", profile)
+        opts.setdefault("owned_site", owned)
+        out.append(SourceConfig(id=f"{uid}.portal.{cid}", unit_id=uid, channel=PORTAL, type="portal",
+                                name=str(col.get("name") or cid), url=url, column_type=ctype, options=opts))
+    return out
+
+
+def _wechat_sources(uid: str, raw: Any) -> list[SourceConfig]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise RegistryError(uid, "wechat", "应为映射 (account/sources)")
+    _unknown(uid, "wechat.", raw, {"account", "sources", "note"})
+    account = str(raw.get("account") or "").strip()
+    if not account:
+        raise RegistryError(uid, "wechat.account", "缺少公众号名称")
+    sources = raw.get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise RegistryError(uid, "wechat.sources", "至少需要一个数据源 (rss / wechat_api / export)")
+    out = []
+    for i, src in enumerate(sources):
+        where = f"wechat.sources[{i}]"
+        if not isinstance(src, dict):
+            raise RegistryError(uid, where, "应为映射")
+        _unknown(uid, where + ".", src, SOURCE_FIELDS)
+        stype = src.get("type")
+        if stype not in WECHAT_SOURCE_TYPES:
+            raise RegistryError(uid, where + ".type", f"应为 {', '.join(sorted(WECHAT_SOURCE_TYPES))} 之一: {stype!r}")
+        url = ""
+        if stype == "rss":
+            url = _check_url(uid, where + ".url", src.get("url"))
+        elif stype == "wechat_api":
+            if not src.get("conn_id"):
+                raise RegistryError(uid, where + ".conn_id", "官方接口需要 Airflow 连接 id (保存 AppID/AppSecret)")
+            if src.get("url"):
+                url = _check_url(uid, where + ".url", src.get("url"))
+        elif stype == "export" and not src.get("path"):
+            raise RegistryError(uid, where + ".path", "手工导出需要文件或目录路径")
+        sid = str(src.get("id") or stype)
+        if not _ID_RE.match(sid):
+            raise RegistryError(uid, where + ".id", f"数据源 id 只能用小写字母、数字、-、_: {sid!r}")
+        opts = {k: v for k, v in src.items() if k not in ("id", "type", "url", "name")}
+        out.append(SourceConfig(id=f"{uid}.wechat.{sid}", unit_id=uid, channel=WECHAT, type=stype,
+                                name=account, url=url, column_type="news", options=opts))
+    return out
+
+
+def parse_unit(raw: Any, index: int) -> Unit:
+    if not isinstance(raw, dict):
+        raise RegistryError(f"#{index + 1}", "-", "单位条目应为映射")
+    uid = raw.get("id")
+    label = str(raw.get("name") or uid or f"#{index + 1}")
+    if not isinstance(uid, str) or not _ID_RE.match(uid):
+        raise RegistryError(label, "id", f"单位 id 只能用小写字母、数字、-、_ (1-40 位): {uid!r}")
+    _unknown(uid, "", raw, UNIT_FIELDS)
+    name = str(raw.get("name") or "").strip()
+    if not name:
+        raise RegistryError(uid, "name", "缺少单位名称")
+    category = raw.get("category")
+    if category not in CATEGORIES:
+        raise RegistryError(uid, "category", f"应为 {', '.join(CATEGORIES)} 之一: {category!r}")
+    start = raw.get("start_date")
+    if start is not None and not isinstance(start, date):
+        try:
+            start = date.fromisoformat(str(start))
+        except ValueError:
+            raise RegistryError(uid, "start_date", f"日期格式应为 YYYY-MM-DD: {start!r}") from None
+    contacts_raw = raw.get("contacts")
+    if not isinstance(contacts_raw, dict):
+        raise RegistryError(uid, "contacts", "缺少联系人 (leader 分管领导, staff 信息员)")
+    contacts = (_contact(uid, "leader", contacts_raw.get("leader")),
+                _contact(uid, "staff", contacts_raw.get("staff")))
+    owned = bool(raw.get("owned_site", False))
+    sources = _portal_sources(uid, raw.get("portal"), owned) + _wechat_sources(uid, raw.get("wechat"))
+    if not sources:
+        raise RegistryError(uid, "portal/wechat", "至少需要一个门户栏目或公众号")
+    suspended = raw.get("suspended") or []
+    if not isinstance(suspended, list) or any(s not in (PORTAL, WECHAT) for s in suspended):
+        raise RegistryError(uid, "suspended", "应为渠道列表: portal / wechat")
+    policy = raw.get("policy") or {}
+    if not isinstance(policy, dict):
+        raise RegistryError(uid, "policy", "应为映射")
+    return Unit(id=uid, name=name, category=category, contacts=contacts, sources=tuple(sources),
+                start_date=start, suspended=frozenset(suspended), policy=policy)
+
+
+def parse_registry(data: Any, path: Path | None = None) -> Registry:
+    if not isinstance(data, dict) or not isinstance(data.get("units"), list):
+        raise ValueError(f"{path or 'registry'}: 顶层应为映射且包含 units 列表")
+    data = _expand(data)
+    units: list[Unit] = []
+    errors: list[RegistryError] = []
+    seen_ids: set[str] = set()
+    seen_names: set[str] = set()
+    for i, raw in enumerate(data["units"]):
+        try:
+            unit = parse_unit(raw, i)
+            if unit.id in seen_ids:
+                raise RegistryError(unit.id, "id", "单位 id 重复; 第二个条目被跳过")
+            if unit.name in seen_names:
+                raise RegistryError(unit.id, "name", f"单位名称重复: {unit.name}")
+        except RegistryError as exc:
+            errors.append(exc)
+            continue
+        seen_ids.add(unit.id)
+        seen_names.add(unit.name)
+        units.append(unit)
+    settings = {k: v for k, v in data.items() if k != "units"}
+    return Registry(units=units, errors=errors, settings=settings, path=path)
+
+
+def load_registry(path: str | Path | None = None) -> Registry:
+    p = Path(path) if path else default_registry_path()
+    with open(p, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return parse_registry(data, p)
