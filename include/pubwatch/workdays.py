@@ -1,0 +1,276 @@
+"""China's working-day calendar: statutory holidays and make-up workdays (调休).
+
+Data comes from two places, per year:
+1. a data file `<year>.yaml` in the holidays directory (include/pubwatch/data/holidays/, or
+   $PUBWATCH_HOLIDAYS_DIR) — the office adds next year's schedule there each November, when the
+   State Council publishes it; a file wins over the library for its year;
+2. the `chinesecalendar` package (1.11.0 covers 2004–2026).
+A year found in neither raises `CalendarDataMissing`: the calendar never guesses.
+
+Data file format (see data/holidays/README.md and example-year.yaml.sample):
+
+    year: 2027
+    source: 国务院办公厅关于2027年部分节假日安排的通知
+    holidays:                # days off (放假), each a single date or a from/to range
+      - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+    workdays:                # make-up workdays (调休上班) falling on a weekend
+      - {name: 春节, date: 2027-02-06}
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .periods import Period
+
+DEFAULT_HOLIDAYS_DIR = Path(__file__).resolve().parent / "data" / "holidays"
+
+# chinesecalendar's English holiday names -> the names used in State Council notices.
+_CN_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+}
+
+
+class CalendarDataMissing(LookupError):
+    """No holiday data for a year: add the year's data file, never guess."""
+
+    def __init__(self, year: int, directory: Path):
+        self.year = year
+        self.directory = directory
+        path = directory / f"{year}.yaml"
+        super().__init__(
+            f"缺少 {year} 年节假日安排数据, 无法判断工作日。请按国务院办公厅关于{year}年部分节假日安排的通知"
+            f"添加数据文件 {path} (格式见同目录 README.md)。"
+            f" (No holiday data for {year}: add {path}; see README.md in that directory.)")
+
+
+class CalendarDataError(ValueError):
+    """A holiday data file exists but cannot be used."""
+
+
+@dataclass(frozen=True)
+class _Year:
+    """One year's resolved calendar: day -> (is_workday, holiday name or None)."""
+
+    year: int
+    workdays: frozenset[date]
+    holidays: dict[date, str]
+    makeup: dict[date, str]
+    source: str
+
+
+def _parse_day(raw: Any, where: str) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise CalendarDataError(f"{where}: 日期格式应为 YYYY-MM-DD: {raw!r} (bad date)") from None
+
+
+def _entry_days(entry: Any, where: str) -> tuple[str, list[date]]:
+    if not isinstance(entry, dict):
+        raise CalendarDataError(f"{where}: 应为映射 (name + date 或 from/to) (expected a mapping)")
+    name = str(entry.get("name") or "").strip()
+    if not name:
+        raise CalendarDataError(f"{where}.name: 缺少节日名称 (missing name)")
+    if "date" in entry:
+        return name, [_parse_day(entry["date"], f"{where}.date")]
+    if "from" in entry and "to" in entry:
+        first = _parse_day(entry["from"], f"{where}.from")
+        last = _parse_day(entry["to"], f"{where}.to")
+        if last < first or (last - first).days > 31:
+            raise CalendarDataError(f"{where}: from/to 区间无效 {first}..{last} (bad range)")
+        return name, [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    raise CalendarDataError(f"{where}: 需要 date 或 from/to (need date or from/to)")
+
+
+def load_year_file(path: Path) -> _Year:
+    """Parse and validate one `<year>.yaml`; CalendarDataError names the file and entry."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:   # PyYAML raises ValueError on 2027-13-01
+        raise CalendarDataError(f"{path}: 无法读取, 日期格式应为 YYYY-MM-DD (cannot read): {exc}") from None
+    if not isinstance(data, dict):
+        raise CalendarDataError(f"{path}: 顶层应为映射 (top level must be a mapping)")
+    year = data.get("year")
+    if not isinstance(year, int) or str(year) != path.stem:
+        raise CalendarDataError(f"{path}: year 应为 {path.stem} (year must match the file name)")
+    holidays: dict[date, str] = {}
+    makeup: dict[date, str] = {}
+    for key, target in (("holidays", holidays), ("workdays", makeup)):
+        entries = data.get(key) or []
+        if not isinstance(entries, list):
+            raise CalendarDataError(f"{path}: {key} 应为列表 (must be a list)")
+        for i, entry in enumerate(entries):
+            name, days = _entry_days(entry, f"{path}: {key}[{i}]")
+            for d in days:
+                if abs(d.year - year) > 1:
+                    raise CalendarDataError(f"{path}: {key}[{i}]: 日期 {d} 不属于 {year} 年前后 (date out of year)")
+                target[d] = name
+    both = sorted(set(holidays) & set(makeup))
+    if both:
+        raise CalendarDataError(f"{path}: {both[0]} 同时是假日和调休上班日 (both holiday and workday)")
+    return _build_year(year, holidays, makeup, str(data.get("source") or path.name))
+
+
+def _build_year(year: int, holidays: dict[date, str], makeup: dict[date, str], source: str) -> _Year:
+    days = Period.year_of(date(year, 1, 1)).dates()
+    work = frozenset(d for d in days if d in makeup or (d.weekday() < 5 and d not in holidays))
+    return _Year(year, work, {d: n for d, n in holidays.items() if d.year == year},
+                 {d: n for d, n in makeup.items() if d.year == year}, source)
+
+
+def _library_year(year: int) -> _Year | None:
+    """The year as chinesecalendar knows it, or None if the library has no data."""
+    import chinese_calendar as cc
+
+    try:
+        cc.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return None
+    holidays: dict[date, str] = {}
+    makeup: dict[date, str] = {}
+    for d in Period.year_of(date(year, 1, 1)).dates():
+        is_holiday, name = cc.get_holiday_detail(d)
+        if name is None:
+            continue
+        cn = _CN_NAMES.get(name, name)
+        if is_holiday:
+            holidays[d] = cn
+        else:
+            makeup[d] = cn
+    return _build_year(year, holidays, makeup, f"chinesecalendar {getattr(cc, '__version__', '')}".strip())
+
+
+class WorkCalendar:
+    """Working days in mainland China. Years load lazily and are cached."""
+
+    def __init__(self, holidays_dir: str | Path | None = None, *, use_library: bool = True):
+        env = os.environ.get("PUBWATCH_HOLIDAYS_DIR")
+        self.holidays_dir = Path(holidays_dir or env or DEFAULT_HOLIDAYS_DIR)
+        self.use_library = use_library
+        self._years: dict[int, _Year] = {}
+
+    # ----- data -------------------------------------------------------------------------
+    def _year(self, year: int) -> _Year:
+        cached = self._years.get(year)
+        if cached is not None:
+            return cached
+        path = self.holidays_dir / f"{year}.yaml"
+        loaded = load_year_file(path) if path.is_file() else None
+        if loaded is None and self.use_library:
+            loaded = _library_year(year)
+        if loaded is None:
+            raise CalendarDataMissing(year, self.holidays_dir)
+        self._years[year] = loaded
+        return loaded
+
+    def has_year(self, year: int) -> bool:
+        try:
+            self._year(year)
+        except CalendarDataMissing:
+            return False
+        return True
+
+    def source_of(self, year: int) -> str:
+        return self._year(year).source
+
+    # ----- single days ------------------------------------------------------------------
+    def is_workday(self, d: date) -> bool:
+        return d in self._year(d.year).workdays
+
+    def holiday_name(self, d: date) -> str | None:
+        """The statutory holiday's Chinese name (春节, 国庆节 ...) or None (incl. plain weekends)."""
+        return self._year(d.year).holidays.get(d)
+
+    def makeup_workday_name(self, d: date) -> str | None:
+        """For a make-up workday (调休上班), the holiday it belongs to; else None."""
+        return self._year(d.year).makeup.get(d)
+
+    # ----- ranges -----------------------------------------------------------------------
+    def working_days(self, start: date, end: date) -> list[date]:
+        """Working days in [start, end], oldest first."""
+        out = []
+        d = start
+        while d <= end:
+            if self.is_workday(d):
+                out.append(d)
+            d += timedelta(days=1)
+        return out
+
+    def count_working_days(self, start: date, end: date) -> int:
+        return len(self.working_days(start, end))
+
+    def add_working_days(self, d: date, n: int) -> date:
+        """The n-th working day after d (before d for negative n); d itself for n == 0.
+
+        "自形成之日起20个工作日内" = add_working_days(formed, 20): the day of forming is not
+        counted, the 20th working day after it is the last allowed day.
+        """
+        step = 1 if n >= 0 else -1
+        remaining = abs(n)
+        while remaining:
+            d += timedelta(days=step)
+            if self.is_workday(d):
+                remaining -= 1
+        return d
+
+    def reminder_day(self, week: Period) -> date | None:
+        """Friday if it is a working day, else the last working day before it (Mon–Thu) of
+        that week, else None (no working day before Friday, e.g. the Spring Festival week)."""
+        monday = week.start if week.kind == "week" else Period.week_of(week.start).start
+        for offset in (4, 3, 2, 1, 0):
+            d = monday + timedelta(days=offset)
+            if self.is_workday(d):
+                return d
+        return None
+
+    def week_summary(self, d: date) -> dict[str, Any]:
+        week = Period.week_of(d)
+        reminder = self.reminder_day(week)
+        return {
+            "week": week.key,
+            "start": week.start.isoformat(),
+            "end": week.end.isoformat(),
+            "working_days": [x.isoformat() for x in self.working_days(week.start, week.end)],
+            "reminder_day": reminder.isoformat() if reminder else None,
+        }
+
+
+def cli_calendar(argv: list[str]) -> int:
+    """`python -m pubwatch calendar DATE`: the week containing DATE as JSON on stdout.
+
+    Exit 0 on success; 2 (message on stderr) for a bad date or a year without data.
+    """
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print("用法 (usage): python -m pubwatch calendar YYYY-MM-DD", file=sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    try:
+        day = date.fromisoformat(argv[0].strip())
+    except ValueError:
+        print(f"日期格式应为 YYYY-MM-DD: {argv[0]!r} (bad date)", file=sys.stderr)
+        return 2
+    try:
+        summary = WorkCalendar().week_summary(day)
+    except (CalendarDataMissing, CalendarDataError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
