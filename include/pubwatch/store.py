@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import config
@@ -238,10 +238,22 @@ class Store:
                                                       message=r.message, source_updated=r.source_updated))
         return out
 
-    def save_verdicts(self, verdicts: Sequence[Verdict], *, as_of: datetime) -> None:
+    def save_verdicts(self, verdicts: Sequence[Verdict], *, as_of: datetime,
+                      replace_units: Sequence[str] | None = None, period: str | None = None) -> None:
+        """Upsert verdicts; with replace_units+period, rows of those units for that period that the
+        new evaluation no longer produces (a rule that stopped applying) are removed."""
+        now = utcnow()
+        if replace_units is not None and period is not None:
+            keep = {(v.unit_id, v.channel, v.rule) for v in verdicts}
+            with self.Session.begin() as s:
+                for chunk in _chunks(list(replace_units), 900):
+                    for row in s.execute(select(Evaluation.id, Evaluation.unit_id, Evaluation.channel,
+                                                Evaluation.rule).where(Evaluation.period == period,
+                                                                       Evaluation.unit_id.in_(chunk))):
+                        if (row.unit_id, row.channel, row.rule) not in keep:
+                            s.execute(delete(Evaluation).where(Evaluation.id == row.id))
         if not verdicts:
             return
-        now = utcnow()
         rows = [dict(unit_id=v.unit_id, channel=v.channel, period=v.period, rule=v.rule,
                      status=v.status.value, count=v.count, required=v.required, reason=v.reason,
                      deadline=v.deadline, evidence=_jsonable(v.evidence), as_of=as_of, evaluated_at=now)

@@ -1,0 +1,167 @@
+"""`python -m pubwatch …` for admins and scripts.
+
+Subcommands that belong to one module are delegated to it (`module:function(argv) -> int`), so each
+module owns its CLI contract and this file stays a table.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from datetime import datetime
+
+DELEGATED = {
+    "calendar": ("pubwatch.workdays", "cli_calendar", "China working-day calendar for the week of DATE (JSON)"),
+    "parse-list": ("pubwatch.sources.listparse", "cli_parse_list", "parse a saved portal list page (JSON lines)"),
+    "parse-feed": ("pubwatch.sources.wechat", "cli_parse_feed", "parse a saved RSS/Atom feed (JSON lines)"),
+}
+
+
+def _delegate(name: str, argv: list[str]) -> int:
+    module, func, _ = DELEGATED[name]
+    return int(getattr(importlib.import_module(module), func)(argv) or 0)
+
+
+def _cmd_db(args) -> int:
+    from .store import upgrade
+
+    upgrade(args.db_url)
+    print("tracking DB is at the newest schema")
+    return 0
+
+
+def _cmd_demo_serve(args) -> int:
+    import signal
+    import time
+
+    from .demo import DemoPortal
+    from .types import TZ
+
+    as_of = datetime.fromisoformat(args.as_of).astimezone(TZ) if args.as_of else None
+    portal = DemoPortal(as_of=as_of, port=args.port).start()
+    if args.env_file:
+        with open(args.env_file, "w") as fh:
+            for k, v in portal.env().items():
+                fh.write(f"{k}={v}\n")
+    print(f"demo portal on {portal.base_url} (demo week of {portal.as_of:%Y-%m-%d %H:%M %Z})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        portal.stop()
+    return 0
+
+
+def _cmd_crawl(args) -> int:
+    from .jobs import Runtime, crawl, prepare
+
+    rt = Runtime(args.db_url, args.registry)
+    units = prepare(rt, args.units)["units"]
+    fetcher = rt.fetcher()
+    try:
+        for u in units:
+            print(crawl(rt, u["unit_id"], fetcher=fetcher, run_id="cli")["summary"])
+    finally:
+        fetcher.close()
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .jobs import Runtime, prepare
+    from .jobs import evaluate as run_eval
+    from .types import CHANNEL_LABELS, STATUS_LABELS
+
+    rt = Runtime(args.db_url, args.registry)
+    prepare(rt, args.units)
+    verdicts = run_eval(rt, args.period, unit_ids=args.units)
+    names = {u.id: u.name for u in rt.registry.units}
+    if args.json:
+        for v in verdicts:
+            print(json.dumps({"unit": v.unit_id, "channel": v.channel, "period": v.period, "rule": v.rule,
+                              "status": v.status.value, "count": v.count, "required": v.required,
+                              "reason": v.reason}, ensure_ascii=False))
+        return 0
+    print(f"{'单位':<14}{'渠道':<8}{'规则':<18}{'状态':<8}{'数量':>6}  说明")
+    for v in verdicts:
+        print(f"{names.get(v.unit_id, v.unit_id):<14}{CHANNEL_LABELS.get(v.channel, v.channel):<8}"
+              f"{v.rule:<18}{STATUS_LABELS[v.status]:<8}{v.count:>3}/{v.required:<3} {v.reason}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .circular import write_period_files
+    from .jobs import Runtime
+
+    rt = Runtime(args.db_url, args.registry)
+    paths = write_period_files(rt, args.period, formats=[args.format], out=Path(args.out) if args.out else None)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _cmd_pools(args) -> int:
+    """Print one Airflow pool per portal host (so workers never hammer one site)."""
+    from .jobs import Runtime
+    from .pools import pools_for
+
+    rt = Runtime(args.db_url, args.registry)
+    for name, slots, desc in pools_for(rt.registry):
+        print(f"airflow pools set {name} {slots} '{desc}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pubwatch", description="pubwatch admin commands")
+    p.add_argument("--db-url", help="tracking DB URL (default: $PUBWATCH_DB_URL or var/pubwatch.db)")
+    p.add_argument("--registry", help="units.yaml path (default: $PUBWATCH_REGISTRY or include/units.yaml)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, (_, _, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    db = sub.add_parser("db", help="tracking DB migrations")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=_cmd_db)
+    demo = sub.add_parser("demo-serve", help="serve the bundled demo portal on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--as-of", help="demo reference time (default: the most recent Friday 09:00 CST)")
+    demo.add_argument("--env-file", help="write PUBWATCH_DEMO_* variables here once listening")
+    demo.set_defaults(func=_cmd_demo_serve)
+    cr = sub.add_parser("crawl", help="crawl units now (outside Airflow)")
+    cr.add_argument("--units", nargs="*")
+    cr.set_defaults(func=_cmd_crawl)
+    ev = sub.add_parser("evaluate", help="evaluate a period from stored posts: 2026-W47, 2026-11, 2026-Q4, 2026")
+    ev.add_argument("--period", required=True)
+    ev.add_argument("--units", nargs="*")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=_cmd_evaluate)
+    rp = sub.add_parser("report", help="write the period's circular (.docx) or full table (.xlsx)")
+    rp.add_argument("--period", required=True)
+    rp.add_argument("--format", choices=["docx", "xlsx"], default="docx")
+    rp.add_argument("--out")
+    rp.set_defaults(func=_cmd_report)
+    po = sub.add_parser("pools", help="print `airflow pools set` commands, one pool per portal host")
+    po.set_defaults(func=_cmd_pools)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Delegated subcommands take the rest of the line verbatim (after optional global flags).
+    for i, a in enumerate(argv):
+        if a in DELEGATED:
+            return _delegate(a, argv[i + 1:])
+        if not a.startswith("-"):
+            break
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,91 @@
+"""Crawl: for one unit, fetch every source once and store what was found (posts + attempts).
+
+A source never raises (it returns an honest SourceResult); this module adds a last safety net so
+that a bug in one source is recorded as that source's failure and the other sources go on.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+from .registry import Unit
+from .sources import CrawlContext, make_source
+from .store import Store
+from .types import CHANNEL_LABELS, OUTCOME_LABELS, Outcome, SourceResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceOutcome:
+    source_id: str
+    channel: str
+    name: str
+    outcome: str
+    message: str
+    items_found: int
+    items_new: int
+    requests: int
+
+
+@dataclass
+class UnitCrawl:
+    unit_id: str
+    unit_name: str
+    sources: list[SourceOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [s for s in self.sources if not Outcome(s.outcome).verified]
+
+    def summary_line(self) -> str:
+        parts = []
+        for ch in ("portal", "wechat"):
+            mine = [s for s in self.sources if s.channel == ch]
+            if not mine:
+                continue
+            found = sum(s.items_found for s in mine)
+            new = sum(s.items_new for s in mine)
+            bad = [s for s in mine if not Outcome(s.outcome).verified]
+            note = "" if not bad else "; " + "; ".join(
+                f"{s.name}{OUTCOME_LABELS[Outcome(s.outcome)]}" for s in bad)
+            parts.append(f"{CHANNEL_LABELS[ch]} 列表{found}条(新增{new}){note}")
+        return f"{self.unit_name}: " + ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit_id": self.unit_id, "unit_name": self.unit_name,
+                "sources": [vars(s) for s in self.sources], "summary": self.summary_line()}
+
+
+def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None = None,
+               since: date | None = None, run_id: str | None = None,
+               get_secret: Callable[[str], dict[str, Any]] | None = None) -> UnitCrawl:
+    """Fetch every source of `unit` once; upsert posts; record one attempt per source."""
+    now = now or datetime.now(timezone.utc)
+    since = since or (now - timedelta(days=21)).date()
+    report = UnitCrawl(unit.id, unit.name)
+    for cfg in unit.sources:
+        memory = store.source_memory(cfg)
+        started = datetime.now(timezone.utc)
+        attempt_id = store.start_attempt(cfg, started_at=started, run_id=run_id)
+        ctx = CrawlContext(fetcher=fetcher, now=now, since=since, known_urls=memory.known_urls,
+                           state=memory.state, previous_items=memory.previous_items, get_secret=get_secret)
+        try:
+            result = make_source(cfg).fetch(ctx)
+        except Exception as exc:  # a bug in a source must not stop the other sources
+            log.error("source %s crashed: %s", cfg.id, traceback.format_exc(limit=3))
+            result = SourceResult(outcome=Outcome.SOURCE_ERROR,
+                                  message=f"抓取程序内部错误(请联系管理员): {type(exc).__name__}: {exc}")
+        new = 0
+        if result.items:
+            # Items are kept even from a failed attempt (e.g. page 1 read, page 2 failed): never lose posts.
+            new = store.upsert_posts(cfg, result.items, seen_at=started, attempt_id=attempt_id)
+        store.finish_attempt(attempt_id, cfg, result, finished_at=datetime.now(timezone.utc), items_new=new)
+        report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value,
+                                            result.message, len(result.items), new, result.requests))
+        log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,
+                 len(result.items), new, result.requests, result.message)
+    return report

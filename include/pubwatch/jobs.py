@@ -1,0 +1,155 @@
+"""The steps a DAG (or the CLI) runs, as plain functions taking and returning small values.
+
+registry → crawl → store → evaluate → notify → report. Each step opens what it needs from
+explicit arguments (DB URL, registry path) so it can run in any worker process.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import config, rules
+from .crawl import crawl_unit
+from .evaluate import evaluate_period, streaks
+from .periods import Period
+from .registry import Registry, load_registry
+from .store import Store, upgrade
+from .types import STATUS_LABELS, TZ, Status, Verdict
+from .workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    db_url: str | None = None
+    registry_path: str | None = None
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.registry_path)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.db_url)
+
+    @cached_property
+    def policies(self) -> "rules.Policies":
+        return rules.load_policies()
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar()
+
+    def fetcher(self):
+        from .http import Fetcher, FetchSettings
+
+        return Fetcher(FetchSettings.from_mapping(self.registry.settings.get("fetch")))
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+# ------------------------------------------------------------------------------------ prepare
+def prepare(rt: Runtime, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Migrate the tracking DB, validate the registry, sync units. Returns units to work on."""
+    upgrade(rt.db_url)
+    reg = rt.registry
+    for err in reg.errors:
+        log.error("登记表错误(该单位本次跳过): %s", err)
+    rt.store.sync_units(reg.units)
+    units = reg.select(list(only) if only else None)
+    unknown = sorted(set(only or []) - {u.id for u in units} - {u.name for u in units})
+    return {"units": [{"unit_id": u.id, "unit_name": u.name} for u in units],
+            "registry_errors": [str(e) for e in reg.errors], "unknown_selection": unknown}
+
+
+# ------------------------------------------------------------------------------------ crawl
+def crawl(rt: Runtime, unit_id: str, *, run_id: str | None = None, now: datetime | None = None,
+          get_secret: Callable[[str], dict[str, Any]] | None = None, fetcher=None) -> dict[str, Any]:
+    unit = rt.registry.unit(unit_id)
+    own = fetcher is None
+    fetcher = fetcher or rt.fetcher()
+    try:
+        result = crawl_unit(rt.store, unit, fetcher=fetcher, now=now, run_id=run_id,
+                            get_secret=get_secret or env_secret)
+    finally:
+        if own:
+            fetcher.close()
+    return result.to_dict()
+
+
+def env_secret(conn_id: str) -> dict[str, Any]:
+    """Credentials outside Airflow: the same AIRFLOW_CONN_<ID> variable Airflow reads (JSON or URI)."""
+    import json
+    import os
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw:
+        raise KeyError(f"缺少连接 {conn_id} (设置 Airflow 连接或环境变量 AIRFLOW_CONN_{conn_id.upper()})")
+    if raw.lstrip().startswith("{"):
+        data = json.loads(raw)
+        return {"login": data.get("login"), "password": data.get("password"), "host": data.get("host"),
+                "port": data.get("port"), "schema": data.get("schema"), "extra": data.get("extra") or {}}
+    parts = urlsplit(raw)
+    return {"login": unquote(parts.username or ""), "password": unquote(parts.password or ""),
+            "host": parts.hostname, "port": parts.port, "schema": parts.path.lstrip("/"),
+            "extra": dict(parse_qsl(parts.query))}
+
+
+# ------------------------------------------------------------------------------------ periods
+def week_context(logical_date: datetime, calendar: WorkCalendar) -> dict[str, Any]:
+    """The weeks a run at `logical_date` looks at: the current week (as of now) and the closed one."""
+    as_of = logical_date.astimezone(TZ)
+    current = Period.week_of(as_of)
+    closed = current.previous()
+    reminder = calendar.reminder_day(current)
+    return {"as_of": as_of, "current": current, "closed": closed, "reminder_day": reminder,
+            "notice_day": reminder is not None and as_of.date() >= reminder}
+
+
+def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    wk = week_context(logical_date, rt.calendar)
+    units = rt.registry.select(list(unit_ids) if unit_ids else None)
+    out = {}
+    for name in ("closed", "current"):
+        period = wk[name]
+        verdicts = evaluate_period(rt.store, units, period, as_of=wk["as_of"], policies=rt.policies,
+                                   calendar=rt.calendar)
+        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+    out["as_of"] = wk["as_of"].isoformat()
+    out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
+    return out
+
+
+def evaluate(rt: Runtime, period_key: str, *, as_of: datetime | None = None,
+             unit_ids: Sequence[str] | None = None) -> list[Verdict]:
+    period = Period.parse(period_key)
+    as_of = as_of or min(datetime.now(timezone.utc), period.end_dt + timedelta(days=7))
+    units = rt.registry.select(list(unit_ids) if unit_ids else None)
+    return evaluate_period(rt.store, units, period, as_of=as_of, policies=rt.policies, calendar=rt.calendar)
+
+
+def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    counts = {s.value: 0 for s in Status}
+    for v in verdicts:
+        counts[v.status.value] += 1
+    return counts
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS[Status(status)]
+
+
+def today_shanghai() -> date:
+    return datetime.now(TZ).date()
+
+
+def project_path(*parts: str) -> Path:
+    return config.PROJECT_DIR.joinpath(*parts)

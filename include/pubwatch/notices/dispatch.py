@@ -1,0 +1,140 @@
+"""Plan which notices a run owes, then deliver each through each channel at most once.
+
+Who gets what (the office's Friday routine):
+- reminder (提醒): units at risk in the current week, on reminder day → the unit's 信息员;
+- overdue (通报): units that missed the closed week → the 信息员, copied to the 分管领导;
+- escalation: N consecutive misses → the 分管领导 (the 信息员 copied);
+- summary: the supervisors, with the period's .docx/.xlsx circular attached.
+Units that could not be verified get no accusation: they appear only in the summary, with the reason.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ..registry import Contact, Registry, Unit
+from ..types import Status, Verdict
+from .ledger import DEAD, SENT, Ledger, NoticeKey
+
+log = logging.getLogger(__name__)
+OFFICE = "_office"
+UNIT_KINDS = ("reminder", "overdue", "escalation")
+
+
+@dataclass
+class PlannedNotice:
+    unit_id: str
+    period: str
+    kind: str
+    to: list[Contact]
+    cc: list[Contact] = field(default_factory=list)
+    ctx: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Path] = field(default_factory=list)
+    to_emails: list[str] = field(default_factory=list)     # for the office summary
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"sent": self.sent, "already": self.already, "failed": self.failed, "skipped": self.skipped}
+
+
+def plan_unit_notices(registry: Registry, *, closed_period: str, closed: Sequence[Verdict],
+                      current_period: str, current: Sequence[Verdict], reminder_due: bool,
+                      streaks: Mapping[tuple[str, str], int], escalate_after: int,
+                      base_ctx: dict[str, Any]) -> list[PlannedNotice]:
+    by_unit_closed: dict[str, list[Verdict]] = {}
+    for v in closed:
+        by_unit_closed.setdefault(v.unit_id, []).append(v)
+    by_unit_current: dict[str, list[Verdict]] = {}
+    for v in current:
+        by_unit_current.setdefault(v.unit_id, []).append(v)
+    planned: list[PlannedNotice] = []
+    for unit in registry.units:
+        staff, leader = unit.contact("staff"), unit.contact("leader")
+        missed = [v for v in by_unit_closed.get(unit.id, []) if v.status is Status.MISSED]
+        if missed:
+            streak = max((streaks.get((unit.id, v.channel), 1) for v in missed), default=1)
+            ctx = {**base_ctx, "unit": unit, "period_key": closed_period, "verdicts": missed,
+                   "all_verdicts": by_unit_closed[unit.id], "streak": streak}
+            planned.append(PlannedNotice(unit.id, closed_period, "overdue", _present(staff),
+                                         _present(leader), {**ctx, "recipient": staff}))
+            if streak >= escalate_after and leader:
+                planned.append(PlannedNotice(unit.id, closed_period, "escalation", _present(leader),
+                                             _present(staff), {**ctx, "recipient": leader}))
+        at_risk = [v for v in by_unit_current.get(unit.id, []) if v.status is Status.AT_RISK]
+        if at_risk and reminder_due:
+            ctx = {**base_ctx, "unit": unit, "period_key": current_period, "verdicts": at_risk,
+                   "all_verdicts": by_unit_current[unit.id], "recipient": staff, "streak": 0}
+            planned.append(PlannedNotice(unit.id, current_period, "reminder", _present(staff), [], ctx))
+    return planned
+
+
+def _present(contact: Contact | None) -> list[Contact]:
+    return [contact] if contact else []
+
+
+def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[str, Any], *,
+            render: Callable[[str, dict], Any], make_message: Callable[..., Any], run_id: str | None) -> DeliveryReport:
+    """Send each planned notice through each channel once. Safe to call again: the ledger decides."""
+    from .channels import DeliveryError
+
+    report = DeliveryReport()
+    for notice in planned:
+        rendered = None
+        for channel_name, channel in channels.items():
+            label = f"{notice.unit_id}/{notice.period}/{notice.kind}/{channel_name}"
+            emails = notice.to_emails or [c.email for c in notice.to if c.email]
+            if channel_name == "email" and not emails:
+                report.skipped.append(f"{label}: 无邮箱")
+                continue
+            recipients = ",".join(emails + [c.mobile for c in notice.to if c.mobile])
+            if rendered is None:
+                rendered = render(notice.kind, notice.ctx)
+            row = ledger.ensure(NoticeKey(notice.unit_id, notice.period, notice.kind, channel_name),
+                                recipients=recipients, subject=rendered.subject, run_id=run_id)
+            if row.status == SENT:
+                report.already.append(label)
+                continue
+            if row.status == DEAD or not ledger.claim(row.id):
+                report.skipped.append(f"{label}: {row.status}")
+                continue
+            message = make_message(rendered, notice)
+            try:
+                receipt = channel.send(message)
+            except DeliveryError as exc:
+                ledger.mark_failed(row.id, str(exc), retryable=exc.retryable)
+                report.failed.append(f"{label}: {exc}")
+                log.warning("notice %s failed: %s", label, exc)
+                continue
+            except Exception as exc:  # unexpected: record and keep going with the others
+                ledger.mark_failed(row.id, f"{type(exc).__name__}: {exc}", retryable=True)
+                report.failed.append(f"{label}: {type(exc).__name__}")
+                log.exception("notice %s crashed", label)
+                continue
+            ledger.mark_sent(row.id, str(receipt or ""))
+            report.sent.append(label)
+    return report
+
+
+def emails_of(contacts: Sequence[Contact]) -> list[str]:
+    return [c.email for c in contacts if c.email]
+
+
+def mobiles_of(contacts: Sequence[Contact]) -> list[str]:
+    return [c.mobile for c in contacts if c.mobile]
+
+
+def now_label(dt: datetime) -> str:
+    return f"{dt:%Y年%m月%d日}"
+
+
+__all__ = ["PlannedNotice", "DeliveryReport", "plan_unit_notices", "deliver", "OFFICE", "Unit"]
