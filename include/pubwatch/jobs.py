@@ -123,6 +123,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
         verdicts = evaluate_period(rt.store, units, period, as_of=wk["as_of"], policies=rt.policies,
                                    calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
@@ -153,3 +154,91 @@ def today_shanghai() -> date:
 
 def project_path(*parts: str) -> Path:
     return config.PROJECT_DIR.joinpath(*parts)
+
+
+def run_time_for(logical_date: datetime, period_key: str | None = None) -> datetime:
+    """The 'as of' time of a run: its logical date, or — when a past week is asked for — the Friday
+    09:00 of the week after it, so that week is the run's closed week."""
+    if not period_key:
+        return logical_date.astimezone(TZ)
+    week = Period.parse(period_key)
+    if week.kind != "week":
+        raise ValueError(f"period 参数应为周, 如 2026-W47: {period_key}")
+    nxt = week.next()
+    return datetime.combine(nxt.start + timedelta(days=4), datetime.min.time(), TZ).replace(hour=9)
+
+
+def week_lines(rt: Runtime, verdicts: Sequence[Verdict], period: Period) -> list[str]:
+    """One human line per unit, e.g. "县教育局: 门户网站 2 篇 达标, 微信公众号 0 篇 未达标"."""
+    from .types import CHANNEL_LABELS
+
+    by_unit: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        if v.rule == "weekly":
+            by_unit.setdefault(v.unit_id, []).append(v)
+    names = {u.id: u.name for u in rt.registry.units}
+    lines = []
+    for uid, vs in by_unit.items():
+        parts = [f"{CHANNEL_LABELS.get(v.channel, v.channel)} {v.count} 篇 → {STATUS_LABELS[v.status]}"
+                 + (f" ({v.reason})" if v.status in (Status.UNKNOWN, Status.EXEMPT) and v.reason else "")
+                 for v in sorted(vs, key=lambda v: v.channel)]
+        lines.append(f"[{period.key}] {names.get(uid, uid)}: " + ", ".join(parts))
+    return lines
+
+
+def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: dict[str, dict] | None = None,
+                run_id: str | None = None, unit_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Plan and deliver the week's notices. The outbox always gets a copy; real channels only if `send`."""
+    from .circular import build_period_report, write_period_files
+    from .notices.channels import Message, OutboxChannel, channel_from_config
+    from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_unit_notices
+    from .notices.ledger import Ledger
+    from .notices.render import render
+
+    wk = week_context(as_of, rt.calendar)
+    if not wk["notice_day"]:
+        reason = (f"今天不是提醒日 (本周提醒日: {wk['reminder_day']})" if wk["reminder_day"]
+                  else "本周没有工作日, 不发提醒")
+        return {"sent": [], "already": [], "failed": [], "skipped": [reason]}
+    registry = rt.registry
+    selected = {u.id for u in registry.select(list(unit_ids) if unit_ids else None)}
+    closed, current = wk["closed"], wk["current"]
+    closed_v = [v for v in rt.store.verdicts(closed.key) if v.unit_id in selected]
+    current_v = [v for v in rt.store.verdicts(current.key) if v.unit_id in selected]
+    office = registry.settings.get("office") or {}
+    base_ctx = {"office": office, "generated_at": datetime.now(TZ), "deadline": wk["current"].end,
+                "period_label": None}
+    sel_units = [u for u in registry.units if u.id in selected]
+    streak_map = streaks(rt.store, sel_units, closed)
+    escalate_after = int(getattr(rt.policies, "escalate_after", 2) or 2)
+    planned = plan_unit_notices(registry, closed_period=closed.key, closed=closed_v, current_period=current.key,
+                                current=current_v, reminder_due=True, streaks=streak_map,
+                                escalate_after=escalate_after, base_ctx=base_ctx)
+    for p in planned:
+        period = closed if p.period == closed.key else current
+        p.ctx["period_label"] = period.label
+        p.ctx["deadline"] = wk["reminder_day"] if p.kind == "reminder" else period.end
+    if not unit_ids:   # the supervisors' summary belongs to a full run
+        report = build_period_report(rt, closed.key, closed_v)
+        files = write_period_files(rt, closed.key)
+        planned.append(PlannedNotice(
+            OFFICE, closed.key, "summary", [], [], attachments=files,
+            to_emails=list(office.get("supervisors") or []),
+            ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
+                 "counts": report.counts, "late_by_category": report.late_by_category,
+                 "unknown_rows": report.unknown_rows, "findings": report.findings}))
+    channels: dict[str, Any] = {"outbox": OutboxChannel(config.outbox_dir())}
+    if send:
+        for name, conf in (channel_configs or {}).items():
+            channels[name] = channel_from_config(name, conf)
+
+    def make_message(rendered, notice):
+        to = notice.to_emails or [c.email for c in notice.to if c.email]
+        return Message(subject=rendered.subject, text=rendered.text, html=rendered.html,
+                       markdown=rendered.markdown, to_emails=to, cc_emails=[c.email for c in notice.cc if c.email],
+                       mention_mobiles=[c.mobile for c in notice.to if c.mobile],
+                       attachments=list(notice.attachments),
+                       meta={"unit_id": notice.unit_id, "period": notice.period, "kind": notice.kind})
+
+    result = deliver(Ledger(rt.store), planned, channels, render=render, make_message=make_message, run_id=run_id)
+    return result.as_dict()

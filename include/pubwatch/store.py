@@ -271,6 +271,14 @@ class Store:
                 q = q.where(Evaluation.unit_id.in_(list(unit_ids)))
             return list(s.scalars(q.order_by(Evaluation.unit_id, Evaluation.channel, Evaluation.rule)))
 
+    def verdicts(self, period: str, unit_ids: Sequence[str] | None = None) -> list[Verdict]:
+        from .types import Status
+
+        return [Verdict(unit_id=r.unit_id, channel=r.channel, period=r.period, rule=r.rule,
+                        status=Status(r.status), count=r.count, required=r.required, reason=r.reason,
+                        deadline=r.deadline, evidence=dict(r.evidence or {}))
+                for r in self.evaluations(period, unit_ids)]
+
     def status_history(self, unit_ids: Sequence[str], periods: Sequence[str], rule: str) -> dict[tuple[str, str], dict[str, str]]:
         """{(unit, channel): {period: status}} for the given periods and rule."""
         out: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)

@@ -1,0 +1,59 @@
+"""pubwatch_crawl — 每日抓取各单位门户栏目和公众号 (see doc_md below)."""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+import pubwatch_glue as glue
+
+DOC = """
+### 每日抓取 (pubwatch_crawl)
+
+**做什么**: 每天 06:30 和 17:30 (北京时间) 抓取每个单位的门户网站栏目和微信公众号, 保存新文章,
+并记录每次抓取的结果 (正常 / 无法访问 / 被拦截 / 页面改版…)。每个单位一个任务, 任务名即单位名。
+
+**为什么每天抓**: 每周评估时需要证明 "确实没有更新" — 只有抓取成功才能判定未达标;
+抓取失败的单位记为 "无法核实"。每天抓取还能记下文章 **首次被发现的时间**, 用来识别补发、倒签日期的文章。
+
+**礼貌抓取**: 每个网站每秒最多 1 次请求, 遵守 robots.txt, 失败自动重试并退避。
+"""
+
+CRAWLED = Asset("pubwatch://posts")
+
+
+@dag(
+    dag_id="pubwatch_crawl",
+    dag_display_name="每日抓取 (pubwatch_crawl)",
+    schedule=CronTriggerTimetable("30 6,17 * * *", timezone=glue.TZ_NAME),
+    start_date=pendulum.datetime(2026, 1, 1, tz=glue.TZ_NAME),
+    catchup=False,
+    max_active_runs=1,
+    default_args=glue.DEFAULT_ARGS,
+    tags=["pubwatch", "政务公开"],
+    doc_md=DOC,
+)
+def pubwatch_crawl():
+    @task(doc_md="读取单位登记表并同步到数据库; 有错误的条目被跳过并在日志中说明。")
+    def prepare_units() -> list[dict]:
+        rt = glue.runtime()
+        try:
+            return glue.prepare(rt, None)
+        finally:
+            rt.close()
+
+    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4,
+          doc_md="抓取一个单位的门户栏目和公众号。")
+    def crawl_unit(unit: dict) -> dict:
+        ctx = get_current_context()
+        ctx["unit_label"] = unit["unit_name"]
+        return glue.crawl_for_run(ctx, unit)
+
+    @task(trigger_rule="all_done", outlets=[CRAWLED], doc_md="汇总本次抓取: 新文章数、抓取失败的数据源及原因。")
+    def crawl_summary(crawled: list[dict]) -> dict:
+        return glue.summarize_run(get_current_context(), crawled, None, None, [])
+
+    crawl_summary(crawl_unit.expand(unit=prepare_units()))
+
+
+pubwatch_crawl()

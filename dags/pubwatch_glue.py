@@ -1,0 +1,204 @@
+"""Glue between Airflow and the pubwatch library (not a DAG file; listed in .airflowignore).
+
+Only this module and the DAG files import Airflow. It puts include/ on sys.path, resolves
+connections (tracking DB, WeChat API credentials, SMTP / WeCom / DingTalk robots) and decides
+whether a run may send notices.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+INCLUDE = Path(__file__).resolve().parents[1] / "include"
+if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
+    sys.path.insert(0, str(INCLUDE))
+
+log = logging.getLogger("pubwatch")
+
+OWNER = "政务公开办"
+TZ_NAME = "Asia/Shanghai"
+DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": timedelta(minutes=2)}
+# A scheduled run that starts this long after its slot (catch-up, unpause) sends nothing.
+LATE_RUN_LIMIT = timedelta(hours=6)
+NOTIFY_CONNECTIONS = {"email": "pubwatch_smtp", "wecom": "pubwatch_wecom", "dingtalk": "pubwatch_dingtalk"}
+
+
+def _connection(conn_id: str):
+    from airflow.sdk import Connection
+
+    try:
+        return Connection.get(conn_id)
+    except Exception:  # not defined: callers fall back or skip
+        return None
+
+
+def db_url() -> str | None:
+    """Tracking DB: the `pubwatch_db` connection if defined, else $PUBWATCH_DB_URL / SQLite default."""
+    conn = _connection("pubwatch_db") if not os.environ.get("PUBWATCH_DB_URL") else None
+    if conn is not None:
+        return conn.get_uri()
+    return None
+
+
+def runtime():
+    from pubwatch.jobs import Runtime
+
+    return Runtime(db_url=db_url())
+
+
+def get_secret(conn_id: str) -> dict[str, Any]:
+    conn = _connection(conn_id)
+    if conn is None:
+        raise KeyError(f"Airflow 连接 {conn_id} 不存在")
+    return {"login": conn.login, "password": conn.password, "host": conn.host, "port": conn.port,
+            "schema": conn.schema, "extra": conn.extra_dejson}
+
+
+def channel_configs(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Delivery channel settings from Airflow connections; a channel without one is skipped."""
+    out = {}
+    for name in names:
+        conn_id = NOTIFY_CONNECTIONS.get(name)
+        if conn_id is None:
+            continue
+        try:
+            out[name] = get_secret(conn_id)
+        except KeyError:
+            log.warning("通知渠道 %s 未配置 (缺少 Airflow 连接 %s), 本次跳过", name, conn_id)
+    return out
+
+
+def run_mode(context: dict) -> dict[str, Any]:
+    """May this run send? Scheduled runs send (unless late); manual/backfill only if params.send."""
+    params = context["params"]
+    run = context["dag_run"]
+    run_type = str(getattr(run.run_type, "value", run.run_type))
+    logical = context.get("logical_date") or run.run_after
+    if params.get("dry_run"):
+        return {"send": False, "why": "dry_run=true: 只写入发件箱(outbox), 不发送"}
+    if run_type == "scheduled":
+        started = datetime.now(timezone.utc)
+        if logical and started - logical > LATE_RUN_LIMIT:
+            return {"send": False, "why": f"补跑的计划任务(晚于计划时间 {LATE_RUN_LIMIT} 以上), 不发送过期提醒"}
+        return {"send": True, "why": "计划任务: 发送"}
+    if params.get("send"):
+        return {"send": True, "why": f"{run_type} 运行且参数 send=true: 发送"}
+    return {"send": False, "why": f"{run_type} 运行: 只写入发件箱(outbox), 不发送 (需要时设 send=true)"}
+
+
+def logical_time(context: dict) -> datetime:
+    run = context["dag_run"]
+    return context.get("logical_date") or run.logical_date or run.run_after
+
+
+# ----------------------------------------------------------------------------- task bodies
+def prepare(rt, only: list[str] | None) -> list[dict]:
+    from pubwatch import jobs
+
+    out = jobs.prepare(rt, only)
+    if out["unknown_selection"]:
+        log.warning("参数中的单位不存在: %s", ", ".join(out["unknown_selection"]))
+    log.info("本次检查 %d 个单位; 登记表错误 %d 条", len(out["units"]), len(out["registry_errors"]))
+    return out["units"]
+
+
+def _historic(context: dict) -> bool:
+    run_type = str(getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type))
+    return run_type == "backfill" or bool(context["params"].get("period"))
+
+
+def crawl_for_run(context: dict, unit: dict) -> dict:
+    """Crawl one unit, unless this run re-evaluates history (backfill / a past period)."""
+    from pubwatch import jobs
+
+    if _historic(context) or not context["params"].get("crawl", True):
+        line = f"{unit['unit_name']}: 补跑/历史周, 不抓取, 只用已保存的数据"
+        log.info(line)
+        return {**unit, "skipped": True, "summary": line, "sources": []}
+    rt = runtime()
+    try:
+        result = jobs.crawl(rt, unit["unit_id"], run_id=context["dag_run"].run_id, get_secret=get_secret)
+    finally:
+        rt.close()
+    log.info("结果: %s", result["summary"])
+    return result
+
+
+def evaluate_for_run(context: dict, as_of: datetime) -> dict:
+    from pubwatch import jobs
+
+    rt = runtime()
+    try:
+        result = jobs.evaluate_week(rt, as_of, context["params"].get("units") or None)
+        for line in result["lines"]:
+            log.info(line)
+    finally:
+        rt.close()
+    return result
+
+
+def notify_for_run(context: dict, as_of: datetime) -> dict:
+    from pubwatch import jobs
+
+    mode = run_mode(context)
+    log.info("发送模式: %s", mode["why"])
+    rt = runtime()
+    try:
+        names = list((rt.registry.settings.get("notify") or {}).get("channels") or [])
+        configs = channel_configs(names) if mode["send"] else {}
+        result = jobs.notify_week(rt, as_of, send=mode["send"], channel_configs=configs,
+                                  run_id=context["dag_run"].run_id,
+                                  unit_ids=context["params"].get("units") or None)
+    finally:
+        rt.close()
+    for kind in ("sent", "already", "failed", "skipped"):
+        for line in result[kind]:
+            log.info("%s: %s", kind, line)
+    log.info("通知: 新发送 %d, 已发过 %d, 失败 %d (下次运行重试)", len(result["sent"]), len(result["already"]),
+             len(result["failed"]))
+    return {k: len(v) if isinstance(v, list) else v for k, v in result.items()}
+
+
+def circular_for_run(context: dict, evaluation: dict) -> list[str]:
+    from pubwatch.circular import write_period_files
+
+    rt = runtime()
+    try:
+        paths = write_period_files(rt, evaluation["closed"]["period"])
+    finally:
+        rt.close()
+    for p in paths:
+        log.info("通报文件: %s", p)
+    return [str(p) for p in paths]
+
+
+def summarize_run(context: dict, crawled, evaluation, notices, files) -> dict:
+    crawled = [c for c in (crawled or []) if c]
+    problems = [f"{c['unit_name']}: {s['name']} {s['outcome']} {s['message']}"
+                for c in crawled for s in c.get("sources", []) if s["outcome"] not in ("ok", "not_modified")]
+    ti_failed = []
+    dag_run = context["dag_run"]
+    try:
+        for ti in dag_run.get_task_instances(state=["failed", "upstream_failed"]):
+            ti_failed.append(f"{ti.task_id}[{ti.map_index}]")
+    except Exception:  # the task SDK may not expose this; the list of crawl problems still shows
+        pass
+    log.info("==== 本次运行总结 ====")
+    for c in crawled:
+        log.info(c["summary"])
+    if evaluation:
+        for line in evaluation.get("lines", []):
+            log.info(line)
+    if problems:
+        log.warning("无法抓取的数据源 (%d) — 这些单位记为 '无法核实', 不记为未达标:", len(problems))
+        for p in problems:
+            log.warning("  %s", p)
+    if ti_failed:
+        log.error("失败的任务: %s", ", ".join(ti_failed))
+    log.info("通知: %s; 文件: %s", notices, files)
+    return {"units": len(crawled), "source_problems": problems, "failed_tasks": ti_failed,
+            "notices": notices, "files": files}

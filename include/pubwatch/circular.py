@@ -1,0 +1,74 @@
+"""Build the period's circular (通报) data from stored verdicts, and write its .docx / .xlsx files.
+
+reports.py lays the documents out; this module decides what goes in them.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from . import config
+from .periods import Period
+from .registry import COLUMN_TYPES
+from .types import CHANNEL_LABELS, TZ, Status, Verdict
+
+RULE_LABELS = {"weekly": "每周更新", "monthly_quota": "月度报送数量", "rolling_window": "滚动窗口更新",
+               "max_gap": "最长更新间隔"}
+
+
+def rule_label(rule: str) -> str:
+    if rule in RULE_LABELS:
+        return RULE_LABELS[rule]
+    kind, _, arg = rule.partition(":")
+    if kind == "staleness":
+        return f"栏目更新时效({COLUMN_TYPES.get(arg, arg)})"
+    if kind == "topic_quota":
+        return f"专题栏目报送({arg})"
+    return rule
+
+
+def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None = None):
+    from .evaluate import streaks
+    from .reports import PeriodReport, ReportRow
+
+    period = Period.parse(period_key)
+    verdicts = list(verdicts) if verdicts is not None else rt.store.verdicts(period.key)
+    units = {u.id: u for u in rt.registry.units}
+    streak = streaks(rt.store, list(units.values()), period) if period.kind == "week" else {}
+    rows = []
+    for v in sorted(verdicts, key=lambda v: (units[v.unit_id].category if v.unit_id in units else "",
+                                             v.unit_id, v.channel, v.rule)):
+        unit = units.get(v.unit_id)
+        last = v.evidence.get("last_post") or {}
+        extra = {}
+        if "longest_gap_days" in v.evidence:
+            extra["最长间隔(天)"] = str(v.evidence["longest_gap_days"])
+        if "days_out_of_compliance" in v.evidence:
+            extra["未达标天数"] = str(v.evidence["days_out_of_compliance"])
+        if v.evidence.get("suspicious_posts"):
+            extra["日期存疑"] = str(len(v.evidence["suspicious_posts"]))
+        rows.append(ReportRow(
+            unit_id=v.unit_id, unit_name=unit.name if unit else v.unit_id,
+            category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),
+            rule=rule_label(v.rule), status=v.status, count=v.count, required=v.required,
+            last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
+            last_post_date=str(last.get("published") or "")[:10], reason=v.reason,
+            streak=streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, extra=extra))
+    office = rt.registry.settings.get("office") or {}
+    number = f"{office.get('short', '县政务公开办')}〔{period.start.year}〕{period.key.split('-W')[-1] if period.kind == 'week' else period.key}号"
+    return PeriodReport(office_name=office.get("name", "县人民政府办公室"), period_key=period.key,
+                        period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number)
+
+
+def write_period_files(rt, period_key: str, *, formats: Sequence[str] = ("docx", "xlsx"),
+                       out: Path | None = None) -> list[Path]:
+    from .reports import write_docx, write_xlsx
+
+    report = build_period_report(rt, period_key)
+    paths = []
+    for fmt in formats:
+        target = out if (out and len(formats) == 1) else (out or config.reports_dir()) / f"pubwatch-{period_key}.{fmt}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        paths.append((write_docx if fmt == "docx" else write_xlsx)(report, target))
+    return paths
