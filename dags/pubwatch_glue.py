@@ -90,6 +90,22 @@ def run_mode(context: dict) -> dict[str, Any]:
     return {"send": False, "why": f"{run_type} 运行: 只写入发件箱(outbox), 不发送 (需要时设 send=true)"}
 
 
+def simulated_clock() -> bool:
+    """Demo/tests only: stamp crawls with the run's logical time (make run simulates a Friday 09:00)."""
+    return os.environ.get("PUBWATCH_SIMULATED_CLOCK") == "1"
+
+
+def as_of(context: dict) -> datetime:
+    """The time a run evaluates at: now for a live run (after its crawl), the logical time for a
+    backfill / past period / simulated run — so history is recomputed deterministically."""
+    from pubwatch.jobs import run_time_for
+
+    period = context["params"].get("period") or None
+    if _historic(context) or simulated_clock() or not context["params"].get("crawl", True):
+        return run_time_for(logical_time(context), period)
+    return datetime.now(timezone.utc)
+
+
 def logical_time(context: dict) -> datetime:
     run = context["dag_run"]
     return context.get("logical_date") or run.logical_date or run.run_after
@@ -121,7 +137,8 @@ def crawl_for_run(context: dict, unit: dict) -> dict:
         return {**unit, "skipped": True, "summary": line, "sources": []}
     rt = runtime()
     try:
-        result = jobs.crawl(rt, unit["unit_id"], run_id=context["dag_run"].run_id, get_secret=get_secret)
+        now = logical_time(context) if simulated_clock() else None
+        result = jobs.crawl(rt, unit["unit_id"], run_id=context["dag_run"].run_id, get_secret=get_secret, now=now)
     finally:
         rt.close()
     log.info("结果: %s", result["summary"])

@@ -39,9 +39,7 @@ PARAMS = {
 
 
 def _as_of(context) -> datetime:
-    from pubwatch.jobs import run_time_for
-
-    return run_time_for(glue.logical_time(context), context["params"].get("period") or None)
+    return glue.as_of(context)
 
 
 @dag(

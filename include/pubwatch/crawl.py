@@ -63,13 +63,17 @@ class UnitCrawl:
 def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None = None,
                since: date | None = None, run_id: str | None = None,
                get_secret: Callable[[str], dict[str, Any]] | None = None) -> UnitCrawl:
-    """Fetch every source of `unit` once; upsert posts; record one attempt per source."""
+    """Fetch every source of `unit` once; upsert posts; record one attempt per source.
+
+    `now` simulates the clock (demo and tests): attempts and first-seen times are stamped with it.
+    In production it is None and the real time is used."""
+    simulated = now is not None
     now = now or datetime.now(timezone.utc)
     since = since or (now - timedelta(days=21)).date()
     report = UnitCrawl(unit.id, unit.name)
     for cfg in unit.sources:
         memory = store.source_memory(cfg)
-        started = datetime.now(timezone.utc)
+        started = now if simulated else datetime.now(timezone.utc)
         attempt_id = store.start_attempt(cfg, started_at=started, run_id=run_id)
         ctx = CrawlContext(fetcher=fetcher, now=now, since=since, known_urls=memory.known_urls,
                            state=memory.state, previous_items=memory.previous_items, get_secret=get_secret)
@@ -83,7 +87,8 @@ def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None =
         if result.items:
             # Items are kept even from a failed attempt (e.g. page 1 read, page 2 failed): never lose posts.
             new = store.upsert_posts(cfg, result.items, seen_at=started, attempt_id=attempt_id)
-        store.finish_attempt(attempt_id, cfg, result, finished_at=datetime.now(timezone.utc), items_new=new)
+        finished = now if simulated else datetime.now(timezone.utc)
+        store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new)
         report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value,
                                             result.message, len(result.items), new, result.requests))
         log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,

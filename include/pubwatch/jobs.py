@@ -210,7 +210,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
                 "period_label": None}
     sel_units = [u for u in registry.units if u.id in selected]
     streak_map = streaks(rt.store, sel_units, closed)
-    escalate_after = int(getattr(rt.policies, "escalate_after", 2) or 2)
+    escalate_after = int(rt.policies.setting("escalate_after") or 2)
     planned = plan_unit_notices(registry, closed_period=closed.key, closed=closed_v, current_period=current.key,
                                 current=current_v, reminder_due=True, streaks=streak_map,
                                 escalate_after=escalate_after, base_ctx=base_ctx)
