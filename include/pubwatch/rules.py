@@ -224,16 +224,20 @@ class _Facts:
 
 
 def _dedupe(posts: Iterable[PostFact]) -> list[PostFact]:
-    """One post per URL, and (for WeChat, seen by two bridges) per (title, day)."""
-    seen: set[Any] = set()
+    """One post per URL; for WeChat also one per (title, day) across *different* sources (two
+    bridges may give one article different URLs). Two same-titled posts of one source both stay."""
+    seen_urls: set[str] = set()
+    seen_titles: dict[Any, str] = {}
     out = []
     for p in sorted(posts, key=lambda p: (p.published, p.url, p.source_id)):
-        keys = [p.url]
-        if p.channel == WECHAT:
-            keys.append((p.title.strip(), p.published.astimezone(TZ).date()))
-        if any(k in seen for k in keys):
+        if p.url in seen_urls:
             continue
-        seen.update(keys)
+        if p.channel == WECHAT:
+            key = (p.title.strip(), p.published.astimezone(TZ).date())
+            first_source = seen_titles.setdefault(key, p.source_id)
+            if first_source != p.source_id:
+                continue
+        seen_urls.add(p.url)
         out.append(p)
     return out
 
@@ -498,7 +502,6 @@ class WeeklyPolicy(_CountPolicy):
             f = self.count_finding(facts, "weekly", channel, sources, self.min_posts)
             if self.warn_lead_days is None and facts.period.kind == "week":
                 f.warn_from = facts.calendar.reminder_day(facts.period)
-                f.deadline = f.warn_from or facts.period.end
                 f.evidence["reminder_day"] = f.warn_from.isoformat() if f.warn_from else None
             out.append(f)
         return out
