@@ -223,7 +223,7 @@ class _Facts:
         return min(self.as_of, self.period.end_dt)
 
 
-def _dedupe(posts: Iterable[PostFact]) -> list[PostFact]:
+def dedupe_posts(posts: Iterable[PostFact]) -> list[PostFact]:
     """One post per URL; for WeChat also one per (title, day) across *different* sources (two
     bridges may give one article different URLs). Two same-titled posts of one source both stay."""
     seen_urls: set[str] = set()
@@ -249,7 +249,7 @@ def _facts(unit: Unit, period: Period, posts: Sequence[PostFact], attempts: Sequ
         by_source.setdefault(p.source_id, []).append(p)
     for lst in by_source.values():
         lst.sort(key=lambda p: (p.published, p.url))
-    by_channel = {c: _dedupe(p for p in posts if p.channel == c) for c in CHANNELS}
+    by_channel = {c: dedupe_posts(p for p in posts if p.channel == c) for c in CHANNELS}
     by_att: dict[str, list[AttemptFact]] = {}
     for a in attempts:
         by_att.setdefault(a.source_id, []).append(a)
@@ -417,7 +417,7 @@ class Policy:
                 start: datetime, end: datetime) -> tuple[list[PostFact], list[PostFact]]:
         """(counted posts, suspicious posts) published in [start, end) from `sources`."""
         ids = {s.id for s in sources}
-        pool = facts.channel_posts[channel] if channel else _dedupe(
+        pool = facts.channel_posts[channel] if channel else dedupe_posts(
             p for c in CHANNELS for p in facts.channel_posts[c])
         in_window = [p for p in pool if p.source_id in ids and start <= p.published < end]
         suspicious = [p for p in in_window if p.date_suspicious]
