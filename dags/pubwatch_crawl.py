@@ -1,11 +1,15 @@
 """pubwatch_crawl — 每日抓取各单位门户栏目和公众号 (see doc_md below)."""
 from __future__ import annotations
 
+import os
+import sys
+
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-import pubwatch_glue as glue
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
+import pubwatch_glue as glue  # noqa: E402
 
 DOC = """
 ### 每日抓取 (pubwatch_crawl)

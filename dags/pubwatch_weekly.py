@@ -1,13 +1,17 @@
 """pubwatch_weekly — 每周更新情况检查、提醒与通报 (see doc_md below)."""
 from __future__ import annotations
 
+import os
+import sys
+
 from datetime import datetime
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-import pubwatch_glue as glue
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
+import pubwatch_glue as glue  # noqa: E402
 
 DOC = """
 ### 每周更新情况检查 (pubwatch_weekly)
