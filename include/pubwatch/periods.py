@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time, timedelta
 
 from .types import TZ
@@ -102,11 +103,11 @@ class Period:
                          f"(unrecognised period key)")
 
     # ----- properties ---------------------------------------------------------------------
-    @property
+    @cached_property
     def start_dt(self) -> datetime:
         return _midnight(self.start)
 
-    @property
+    @cached_property
     def end_dt(self) -> datetime:
         """Exclusive end: midnight after the last day, Asia/Shanghai."""
         return _midnight(self.end + timedelta(days=1))

@@ -213,14 +213,23 @@ class _Facts:
     posts: dict[str, list[PostFact]]          # source id -> posts, oldest first
     channel_posts: dict[str, list[PostFact]]  # channel -> deduplicated posts, oldest first
     attempts: dict[str, list[AttemptFact]]    # source id -> attempts, oldest first
+    is_open: bool = False                     # as_of is before the period's end
+    check_point: datetime | None = None       # min(as_of, period end): posts after it are ignored
 
-    @property
-    def is_open(self) -> bool:
-        return self.as_of < self.period.end_dt
+    def __post_init__(self) -> None:
+        self.is_open = self.as_of < self.period.end_dt
+        self.check_point = min(self.as_of, self.period.end_dt)
 
-    @property
-    def check_point(self) -> datetime:
-        return min(self.as_of, self.period.end_dt)
+    def last_post(self, sources: Iterable[SourceConfig], count_suspicious: bool = True) -> PostFact | None:
+        """The newest post of `sources` published before the check point."""
+        best = None
+        for src in sources:
+            for p in reversed(self.posts.get(src.id, ())):
+                if p.published < self.check_point and (count_suspicious or not p.date_suspicious):
+                    if best is None or (p.published, p.url) > (best.published, best.url):
+                        best = p
+                    break
+        return best
 
 
 def dedupe_posts(posts: Iterable[PostFact]) -> list[PostFact]:
@@ -470,9 +479,7 @@ class _CountPolicy(Policy):
         evidence: dict[str, Any] = {"posts": [_post_brief(p) for p in ordered[:EVIDENCE_POSTS]]}
         if suspicious:
             evidence["suspicious_posts"] = [_post_brief(p) for p in suspicious[:EVIDENCE_POSTS]]
-        pool = [p for s in sources for p in facts.posts.get(s.id, [])]
-        pool.sort(key=lambda p: (p.published, p.url))
-        last = _last_before(pool, facts.check_point)
+        last = facts.last_post(sources)
         if last is not None:
             evidence["last_post"] = {"title": last.title, "url": last.url,
                                      "date": last.published.astimezone(TZ).date().isoformat()}
@@ -574,15 +581,19 @@ def _age_spec(value: Any) -> tuple[int, str]:
 
 def _days_out_of_limit(ref: datetime | None, period: Period, check_point: datetime,
                        spec: tuple[int, str]) -> int:
-    """Days of the period (up to the check point) at whose end `ref` was older than the limit."""
+    """Days of the period (up to the check point) at whose end `ref` was older than the limit.
+    Being out of limit only grows with time (ref is fixed), so count back from the last day."""
     last_day = (check_point - timedelta(microseconds=1)).astimezone(TZ).date()
-    count = 0
-    for d in period.dates():
-        if d > last_day:
-            break
-        end_of_day = datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ)
-        if ref is None or ref < _cutoff(end_of_day, spec):
-            count += 1
+    if ref is None:
+        return max(0, (min(last_day, period.end) - period.start).days + 1)
+
+    def out(d: date) -> bool:
+        return ref < _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec)
+
+    count, d = 0, min(last_day, period.end)
+    while d >= period.start and out(d):
+        count += 1
+        d -= timedelta(days=1)
     return count
 
 
@@ -657,11 +668,8 @@ class StalenessPolicy(Policy):
         columns, stale, empty, failing_sources = [], [], [], []
         out_days, warn_from = 0, None
         for name, sources in groups:
-            pool = [p for s in sources for p in facts.posts.get(s.id, [])
-                    if p.published < facts.check_point and (count_susp or not p.date_suspicious)]
-            last = max(pool, key=lambda p: (p.published, p.url)) if pool else None
-            last_dt = last.published if last else None
-            ref = last_dt
+            last = facts.last_post(sources, count_susp)
+            ref = last.published if last else None
             if joined is not None:                              # a new unit's clock starts on joining
                 joined_dt = datetime.combine(joined, datetime.min.time(), tzinfo=TZ)
                 ref = max(ref, joined_dt) if ref else joined_dt
@@ -676,13 +684,15 @@ class StalenessPolicy(Policy):
             if ref is not None:
                 due = ref.astimezone(TZ).date() + (deadline_dt.date() - cutoff.date())
                 warn_from = due if warn_from is None else min(warn_from, due)
-            out_days += _days_out_of_limit(ref, facts.period, facts.check_point, spec)
+            if not (fresh and not facts.is_open):               # fresh at the end: never out before
+                out_days += _days_out_of_limit(ref, facts.period, facts.check_point, spec)
             if not fresh:
                 (empty if last is None else stale).append(row)
                 failing_sources.extend(sources)
         fresh_count = sum(1 for r in columns if r["fresh"])
-        parts = [f"{len(columns)}个栏目中{fresh_count}个在{_spec_text(spec)}内有更新"] if channel == PORTAL else \
-            [("近" + _spec_text(spec) + "内有更新") if fresh_count else f"超过{_spec_text(spec)}未更新"]
+        limit = _spec_text(spec)
+        parts = [f"{len(columns)}个栏目中{fresh_count}个在{limit}内有更新"] if channel == PORTAL else \
+            [f"近{limit}内有更新" if fresh_count else f"超过{limit}未更新"]
         if stale and channel == PORTAL:
             parts.append("超期未更新: " + "、".join(f"「{r['column']}」(最后更新 {r['last_post']['date']})" for r in stale))
         if empty:
@@ -690,7 +700,7 @@ class StalenessPolicy(Policy):
         if channel == WECHAT and columns and "last_post" in columns[0]:
             parts.append(f"最后更新 {columns[0]['last_post']['date']}")
         last_dates = [r["last_post"]["date"] for r in columns if "last_post" in r]
-        evidence = {"columns": columns, "max_age": _spec_text(spec), "days_out_of_compliance": out_days,
+        evidence = {"columns": columns, "max_age": limit, "days_out_of_compliance": out_days,
                     "empty_columns": [r["column"] for r in empty]}
         if last_dates:
             evidence["last_update"] = max(last_dates)

@@ -167,6 +167,7 @@ class WorkCalendar:
         self.holidays_dir = Path(holidays_dir or env or DEFAULT_HOLIDAYS_DIR)
         self.use_library = use_library
         self._years: dict[int, _Year] = {}
+        self._ranges: dict[tuple[date, date], tuple[date, ...]] = {}
 
     # ----- data -------------------------------------------------------------------------
     def _year(self, year: int) -> _Year:
@@ -206,13 +207,18 @@ class WorkCalendar:
 
     # ----- ranges -----------------------------------------------------------------------
     def working_days(self, start: date, end: date) -> list[date]:
-        """Working days in [start, end], oldest first."""
+        """Working days in [start, end], oldest first (short ranges are cached)."""
+        cached = self._ranges.get((start, end))
+        if cached is not None:
+            return list(cached)
         out = []
         d = start
         while d <= end:
             if self.is_workday(d):
                 out.append(d)
             d += timedelta(days=1)
+        if (end - start).days <= 31:
+            self._ranges[(start, end)] = tuple(out)
         return out
 
     def count_working_days(self, start: date, end: date) -> int:
