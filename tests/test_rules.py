@@ -80,6 +80,7 @@ def test_weekly_met_with_evidence():
     assert v.evidence["posts"] == [{"title": "召开教育工作会议", "url": "http://x/a",
                                     "published": "2026-11-18T10:00:00+08:00"}]
     assert v.evidence["last_post"]["date"] == "2026-11-18"
+    assert v.evidence["longest_gap_days"] == 4               # Nov 18 -> Nov 22 (no earlier post known)
     assert pick(vs, "weekly", WECHAT).status == Status.MET
     assert v.deadline == date(2026, 11, 22) and v.period == "2026-W47"
 
@@ -93,6 +94,7 @@ def test_weekly_missed_only_when_every_source_verified_after_the_week():
     assert "本周发文0篇" in v.reason and "未达标" in v.reason
     assert v.evidence["last_post"]["date"] == "2026-11-10"
     assert v.evidence["days_out_of_compliance"] == 7
+    assert v.evidence["longest_gap_days"] == 12              # Nov 10 -> end of Sunday Nov 22
 
 
 def test_source_failed_all_week_is_unknown_never_missed():

@@ -467,6 +467,22 @@ class _CountPolicy(Policy):
             return math.ceil(required * share / facts.period.days)
         return required
 
+    @staticmethod
+    def longest_gap(facts: _Facts, sources: Sequence[SourceConfig], counted: Sequence[PostFact]) -> int:
+        """Longest silence in calendar days from the last post before the period (or the period
+        start) through the counted posts to the check point."""
+        period = facts.period
+        before = None
+        for src in sources:
+            for p in facts.posts.get(src.id, ()):
+                if p.published >= period.start_dt:
+                    break
+                before = p.published if before is None or p.published > before else before
+        left = before.astimezone(TZ).date() if before else period.start - timedelta(days=1)
+        end = (facts.check_point - timedelta(microseconds=1)).astimezone(TZ).date()
+        days = sorted({p.published.astimezone(TZ).date() for p in counted})
+        return _gap_stats(days, left, end, facts.calendar, False, 0)[0]
+
     def count_finding(self, facts: _Facts, rule: str, channel: str, sources: tuple[SourceConfig, ...],
                       required: int, what: str = "发文") -> Finding:
         period = facts.period
@@ -484,6 +500,7 @@ class _CountPolicy(Policy):
             evidence["last_post"] = {"title": last.title, "url": last.url,
                                      "date": last.published.astimezone(TZ).date().isoformat()}
             evidence["last_update"] = last.published.astimezone(TZ).isoformat()
+        evidence["longest_gap_days"] = self.longest_gap(facts, sources, counted)
         satisfied = count >= required
         if not satisfied and not facts.is_open:
             evidence["days_out_of_compliance"] = period.days
