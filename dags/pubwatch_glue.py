@@ -21,7 +21,8 @@ log = logging.getLogger("pubwatch")
 
 OWNER = "政务公开办"
 TZ_NAME = "Asia/Shanghai"
-DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": timedelta(minutes=2)}
+DEFAULT_ARGS = {"owner": OWNER, "retries": 2,
+                "retry_delay": timedelta(seconds=float(os.environ.get("PUBWATCH_RETRY_DELAY_SECONDS", "120")))}
 # A scheduled run that starts this long after its slot (catch-up, unpause) sends nothing.
 LATE_RUN_LIMIT = timedelta(hours=6)
 NOTIFY_CONNECTIONS = {"email": "pubwatch_smtp", "wecom": "pubwatch_wecom", "dingtalk": "pubwatch_dingtalk"}
@@ -77,7 +78,7 @@ def run_mode(context: dict) -> dict[str, Any]:
     params = context["params"]
     run = context["dag_run"]
     run_type = str(getattr(run.run_type, "value", run.run_type))
-    logical = context.get("logical_date") or run.run_after
+    logical = logical_time(context)
     if params.get("dry_run"):
         return {"send": False, "why": "dry_run=true: 只写入发件箱(outbox), 不发送"}
     if run_type == "scheduled":
@@ -108,7 +109,10 @@ def as_of(context: dict) -> datetime:
 
 def logical_time(context: dict) -> datetime:
     run = context["dag_run"]
-    return context.get("logical_date") or run.logical_date or run.run_after
+    value = context.get("logical_date") or run.logical_date or run.run_after
+    if value.tzinfo is None:   # Airflow stores UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value
 
 
 # ----------------------------------------------------------------------------- task bodies

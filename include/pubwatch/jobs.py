@@ -159,6 +159,8 @@ def project_path(*parts: str) -> Path:
 def run_time_for(logical_date: datetime, period_key: str | None = None) -> datetime:
     """The 'as of' time of a run: its logical date, or — when a past week is asked for — the Friday
     09:00 of the week after it, so that week is the run's closed week."""
+    if logical_date.tzinfo is None:
+        logical_date = logical_date.replace(tzinfo=timezone.utc)
     if not period_key:
         return logical_date.astimezone(TZ)
     week = Period.parse(period_key)

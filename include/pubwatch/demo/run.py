@@ -35,7 +35,8 @@ def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(project / "include"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "PATH": bindir + os.pathsep + env.get("PATH", ""),
         "PUBWATCH_VAR_DIR": str(var),
-        "PUBWATCH_SIMULATED_CLOCK": "1",   # the demo simulates "Friday 09:00 of the demo week"
+        "PUBWATCH_SIMULATED_CLOCK": "1",
+        "PUBWATCH_RETRY_DELAY_SECONDS": "1",   # the demo simulates "Friday 09:00 of the demo week"
     })
     env.setdefault("PUBWATCH_DB_URL", f"sqlite:///{var / 'pubwatch.db'}")
     env.update(extra or {})
