@@ -163,7 +163,7 @@ def test_at_risk_on_reminder_day_and_pending_before():
     assert "尚未达标" in v.reason
     wed = [ok("jyj.portal.gzdt", at(2026, 11, 18, 8))]
     v = pick(verdicts(u, W47, [], wed, at(2026, 11, 18, 9)), "weekly", PORTAL)
-    assert v.status == Status.UNKNOWN and v.evidence["pending"] is True
+    assert v.status == Status.PENDING and v.evidence["pending"] is True
     # stale attempts (older than freshness_hours) cannot support an at_risk
     v = pick(verdicts(u, W47, [], wed, at(2026, 11, 20, 9)), "weekly", PORTAL)
     assert v.status == Status.UNKNOWN and "pending" not in v.evidence
@@ -179,7 +179,7 @@ def test_at_risk_national_day_week_uses_wednesday():
     v = pick(verdicts(u, week, [], [ok("jyj.portal.gzdt", at(2026, 9, 30, 7))], as_of), "weekly", PORTAL)
     assert v.status == Status.AT_RISK and v.deadline == date(2026, 9, 30)
     v = pick(verdicts(u, week, [], [ok("jyj.portal.gzdt", at(2026, 9, 29, 7))], at(2026, 9, 29, 10)), "weekly", PORTAL)
-    assert v.status == Status.UNKNOWN
+    assert v.status == Status.PENDING
 
 
 def test_spring_festival_week_exempt_or_evaluated():
@@ -279,7 +279,7 @@ def test_monthly_quota_at_risk_within_warn_lead():
     v = pick(verdicts(dept, month, [], fresh, at(2026, 11, 25, 9)), "monthly_quota", "unit")
     assert v.status == Status.AT_RISK and v.deadline == date(2026, 11, 30)
     early = [ok("jyj.portal.gzdt", at(2026, 11, 10, 8))]
-    assert pick(verdicts(dept, month, [], early, at(2026, 11, 10, 9)), "monthly_quota", "unit").status == Status.UNKNOWN
+    assert pick(verdicts(dept, month, [], early, at(2026, 11, 10, 9)), "monthly_quota", "unit").status == Status.PENDING
 
 
 def test_monthly_quota_per_channel_and_topic_quota():
@@ -428,7 +428,7 @@ def test_max_gap_open_period_already_failed_is_missed():
     v = pick(verdicts(u, NOV, posts, attempts, as_of, GAP), "max_gap", PORTAL)
     assert v.status == Status.MISSED and v.evidence["longest_gap_days"] == 20
     v = pick(verdicts(u, NOV, posts, attempts, at(2026, 11, 10, 9), GAP), "max_gap", PORTAL)
-    assert v.status == Status.UNKNOWN and v.evidence.get("pending") is True
+    assert v.status == Status.PENDING and v.evidence.get("pending") is True
 
 
 # ------------------------------------------------------------------------------ general

@@ -877,7 +877,7 @@ def _judge(f: Finding, facts: _Facts) -> Verdict:
         return Verdict(status=Status.AT_RISK, evidence=evidence, **base,
                        reason=f"{f.subject}截至{_fmt(as_of)}{f.fact}, 尚未达标, 请于{period.end:%m月%d日}前更新")
     evidence["pending"] = True
-    return Verdict(status=Status.UNKNOWN, evidence=evidence, **base,
+    return Verdict(status=Status.PENDING, evidence=evidence, **base,
                    reason=f"{f.subject}本期尚未结束, 截至{_fmt(as_of)}{f.fact}")
 
 

@@ -56,6 +56,7 @@ class Status(str, enum.Enum):
     MISSED = "missed"
     UNKNOWN = "unknown"
     EXEMPT = "exempt"
+    PENDING = "pending"            # period still open, not met yet, before the warning time
 
 
 STATUS_LABELS = {
@@ -64,6 +65,7 @@ STATUS_LABELS = {
     Status.MISSED: "未达标",
     Status.UNKNOWN: "无法核实",
     Status.EXEMPT: "免检",
+    Status.PENDING: "进行中",
 }
 
 
