@@ -114,7 +114,15 @@ def scenario_of(unit_id: str, channel: str) -> str | None:
 
 
 def default_as_of(now: datetime | None = None) -> datetime:
-    """The most recent Friday 09:00 Asia/Shanghai at or before `now` (the weekly DAG's slot)."""
+    """The most recent Friday 09:00 Asia/Shanghai at or before `now` (the weekly DAG's slot).
+
+    $PUBWATCH_DEMO_AS_OF (ISO time) pins it, e.g. for tests."""
+    import os
+
+    pinned = os.environ.get("PUBWATCH_DEMO_AS_OF")
+    if pinned and now is None:
+        value = datetime.fromisoformat(pinned)
+        return (value if value.tzinfo else value.replace(tzinfo=TZ)).astimezone(TZ)
     now = (now or datetime.now(TZ)).astimezone(TZ)
     d = now.date()
     back = (d.weekday() - 4) % 7
