@@ -1,0 +1,585 @@
+"""View-models of the supervisors' compliance board (政务公开监测看板), and their HTML rendering.
+
+Pure reads over the tracking store plus the registry — no Airflow import. The Airflow plugin
+(plugins/pubwatch_board.py) only resolves the store, checks the user and calls these functions.
+
+Three pages:
+- `matrix`: units × recent weeks per channel (rule "weekly"), streak of consecutive misses and
+  since when, score over the weeks shown, last post date;
+- `unit_page`: one unit's evidence — posts, crawl attempts, notices, evaluations;
+- `period_summary`: one period's counts, late units by category, units that could not be
+  verified (and why — never counted as late), downloads of the circular.
+
+Each view costs a handful of queries (never one per cell): 60 units × 26 weeks render in a few
+tens of milliseconds on SQLite (bench/bench_board.py).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import func, select
+
+from . import config
+from .circular import rule_label
+from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
+from .periods import Period
+from .registry import CATEGORIES, COLUMN_TYPES, Registry, Unit
+from .rules import streak as streak_of
+from .store import Store
+from .types import CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, STATUS_LABELS, TZ, Outcome, Status
+
+WEEKLY = "weekly"
+SORTS = {"streak": "按连续未达标", "score": "按得分(低→高)", "name": "按单位(登记顺序)"}
+STREAK_LOOKBACK = 26          # weeks looked back to count a streak, whatever the page shows
+MAX_WEEKS = 52
+LIST_LIMIT = 200              # posts / attempts shown per unit page
+_CSS = {"met": "met", "at_risk": "risk", "missed": "missed", "unknown": "unknown", "exempt": "exempt",
+        "pending": "pending"}
+STATUS_CSS = {s: _CSS.get(s.value, s.value) for s in Status}
+STATUS_ORDER = tuple(sorted(Status, key=lambda s: (["missed", "at_risk", "unknown", "met", "exempt"] + [s.value])
+                            .index(s.value)))
+NOTICE_KIND_LABELS = {"reminder": "周五提醒", "overdue": "未达标通报", "escalation": "报分管领导",
+                      "summary": "监测汇总"}
+NOTICE_CHANNEL_LABELS = {"email": "邮件", "wecom": "企业微信", "dingtalk": "钉钉", "outbox": "发件箱(未发送)"}
+
+
+# ------------------------------------------------------------------------------------ helpers
+def recent_weeks(count: int = 8, until: date | datetime | None = None) -> list[Period]:
+    """`count` ISO weeks ending with the week of `until` (default: today in Asia/Shanghai), oldest first."""
+    count = max(1, min(int(count), MAX_WEEKS))
+    last = Period.week_of(until if until is not None else datetime.now(TZ))
+    weeks = [last]
+    while len(weeks) < count:
+        weeks.append(weeks[-1].previous())
+    return weeks[::-1]
+
+
+def local(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(TZ) if dt is not None else None
+
+
+def status_label(status: Status | str) -> str:
+    return STATUS_LABELS[Status(status)]
+
+
+def _outcome_label(outcome: str) -> str:
+    try:
+        return OUTCOME_LABELS[Outcome(outcome)]
+    except ValueError:
+        return "进行中" if outcome == "running" else outcome
+
+
+def _notice_status_label(status: str) -> str:
+    from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
+
+    return NOTICE_STATUS_LABELS.get(status, status)
+
+
+def _score_table():
+    """The policies' scoring table, or None when policies.yaml cannot be read (scores then blank)."""
+    from .rules import PolicyError, load_policies
+    from .scoring import ScoreTable
+
+    try:
+        return ScoreTable.from_policies(load_policies())
+    except (OSError, PolicyError, ValueError):
+        return None
+
+
+def _history(weeks: Sequence[Period]) -> list[Period]:
+    """The weeks shown plus enough earlier weeks to count a streak, oldest first."""
+    out = list(weeks)
+    while len(out) < STREAK_LOOKBACK:
+        out.insert(0, out[0].previous())
+    return out
+
+
+def _units(registry: Registry, category: str | None = None) -> list[Unit]:
+    return [u for u in registry.units if category is None or u.category == category]
+
+
+# ------------------------------------------------------------------------------------ matrix
+@dataclass
+class WeekColumn:
+    key: str
+    label: str            # 2026年第47周(11月16日-11月22日)
+    short: str            # 第47周
+    dates: str            # 11/16-11/22
+    is_current: bool
+
+
+@dataclass
+class Cell:
+    period: str
+    status: str | None          # Status value; None = not evaluated
+    label: str
+    css: str
+    count: int = 0
+    required: int = 0
+    reason: str = ""
+    pending: bool = False       # an open week not decided yet (shown as 进行中)
+
+    @property
+    def text(self) -> str:
+        if self.status is None:
+            return ""
+        if self.pending:
+            return "…"
+        if self.status == Status.UNKNOWN.value:
+            return "?"
+        if self.status == Status.EXEMPT.value:
+            return "免"
+        return f"{self.count}"
+
+    @property
+    def title(self) -> str:
+        head = f"{self.period} {self.label}"
+        return f"{head}: {self.reason}" if self.reason else head
+
+
+@dataclass
+class ChannelLine:
+    channel: str
+    label: str
+    cells: list[Cell]
+    streak: int = 0
+    since: date | None = None          # first day of the oldest week in the current streak
+    last_post: datetime | None = None  # newest stated publication time (Asia/Shanghai)
+
+
+@dataclass
+class MatrixRow:
+    unit_id: str
+    name: str
+    category: str
+    category_label: str
+    lines: list[ChannelLine]
+    score: float | None = None
+    missed: int = 0                    # missed cells in the weeks shown
+
+    @property
+    def streak(self) -> int:
+        return max((ln.streak for ln in self.lines), default=0)
+
+    @property
+    def since(self) -> date | None:
+        dates = [ln.since for ln in self.lines if ln.since and ln.streak == self.streak]
+        return min(dates) if dates else None
+
+
+@dataclass
+class MatrixView:
+    weeks: list[WeekColumn]
+    rows: list[MatrixRow]
+    channel: str | None
+    category: str | None
+    sort: str
+    counts: dict[str, int]              # statuses of the newest closed week shown (weekly rule)
+    counts_week: str | None
+    categories: dict[str, str] = field(default_factory=lambda: dict(CATEGORIES))
+    channels: dict[str, str] = field(default_factory=lambda: dict(CHANNEL_LABELS))
+    sorts: dict[str, str] = field(default_factory=lambda: dict(SORTS))
+
+
+def _cell(period: str, row: Any | None) -> Cell:
+    if row is None:
+        return Cell(period, None, "未评估", "none", reason="该周尚未评估")
+    status = Status(row.status)
+    # an open week not decided yet: Status.PENDING, or (older rows) UNKNOWN marked pending
+    pending = status.value == "pending" or (status is Status.UNKNOWN and bool((row.evidence or {}).get("pending")))
+    return Cell(period, status.value, "进行中" if pending else STATUS_LABELS[status],
+                "pending" if pending else STATUS_CSS[status], row.count, row.required, row.reason or "", pending)
+
+
+def _streak(cells_newest_first: list[Cell], weeks_newest_first: list[Period]) -> tuple[int, date | None]:
+    statuses = [Status(c.status) if c.status else Status.EXEMPT for c in cells_newest_first]
+    n = streak_of(statuses)
+    if not n:
+        return 0, None
+    seen = 0
+    for status, week in zip(statuses, weeks_newest_first):
+        if status is Status.MISSED:
+            seen += 1
+            if seen == n:
+                return n, week.start
+    return n, None
+
+
+def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str | None = None,
+           category: str | None = None, sort: str = "streak", today: date | None = None) -> MatrixView:
+    """Units × weeks per channel for rule "weekly", with streaks, scores and last post dates.
+
+    Three queries whatever the size: weekly evaluations (weeks shown + streak look-back), all
+    evaluations of the weeks shown for the score, and the newest post per unit and channel.
+    """
+    weeks = sorted(weeks, key=lambda p: p.start)
+    if not weeks:
+        raise ValueError("至少需要一周 (no weeks given)")
+    channel = channel if channel in CHANNELS else None
+    category = category if category in CATEGORIES else None
+    sort = sort if sort in SORTS else "streak"
+    today = today or datetime.now(TZ).date()
+    units = _units(registry, category)
+    ids = [u.id for u in units]
+    history = _history(weeks)
+    shown = {w.key for w in weeks}
+    weekly: dict[tuple[str, str, str], Any] = {}
+    points: dict[str, float] = defaultdict(float)
+    scored: set[str] = set()
+    last_post: dict[tuple[str, str], datetime] = {}
+    table = _score_table()
+    with store.Session() as s:
+        if ids:
+            q = (select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.status,
+                        Evaluation.count, Evaluation.required, Evaluation.reason, Evaluation.evidence)
+                 .where(Evaluation.rule == WEEKLY, Evaluation.period.in_([w.key for w in history]),
+                        Evaluation.unit_id.in_(ids)))
+            for r in s.execute(q):
+                weekly[(r.unit_id, r.channel, r.period)] = r
+            q = (select(Evaluation.unit_id, Evaluation.rule, Evaluation.status, Evaluation.score)
+                 .where(Evaluation.period.in_(list(shown)), Evaluation.unit_id.in_(ids)))
+            for r in s.execute(q):
+                if r.score is not None:
+                    points[r.unit_id] += r.score
+                elif table is not None:
+                    points[r.unit_id] += table.points(r.rule, Status(r.status))
+                else:
+                    continue
+                scored.add(r.unit_id)
+            q = (select(Post.unit_id, Post.channel, func.max(Post.published_at))
+                 .where(Post.unit_id.in_(ids), Post.pinned.is_(False), Post.published_at.is_not(None))
+                 .group_by(Post.unit_id, Post.channel))
+            for uid, ch, newest in s.execute(q):
+                last_post[(uid, ch)] = newest
+    newest_first = history[::-1]
+    rows = []
+    for u in units:
+        lines = []
+        for ch in CHANNELS:
+            if (channel and ch != channel) or (ch not in u.channels and ch not in u.suspended):
+                continue
+            hist_cells = [_cell(w.key, weekly.get((u.id, ch, w.key))) for w in newest_first]
+            n, since = _streak(hist_cells, newest_first)
+            cells = [c for c in hist_cells if c.period in shown][::-1]
+            lines.append(ChannelLine(ch, CHANNEL_LABELS[ch], cells, n, since, local(last_post.get((u.id, ch)))))
+        if not lines:
+            continue
+        missed = sum(1 for ln in lines for c in ln.cells if c.status == Status.MISSED.value)
+        rows.append(MatrixRow(u.id, u.name, u.category, u.category_label, lines,
+                              round(points[u.id], 2) if u.id in scored else None, missed))
+    order = {u.id: i for i, u in enumerate(registry.units)}
+    cat_order = {c: i for i, c in enumerate(CATEGORIES)}
+    if sort == "streak":
+        rows.sort(key=lambda r: (-r.streak, -r.missed, order[r.unit_id]))
+    elif sort == "score":
+        rows.sort(key=lambda r: (r.score if r.score is not None else float("inf"), -r.streak, order[r.unit_id]))
+    else:
+        rows.sort(key=lambda r: (cat_order.get(r.category, 99), order[r.unit_id]))
+    current = Period.week_of(today)
+    closed = [w for w in weeks if w.end < today]
+    counts_week = closed[-1].key if closed else None
+    counts = {s.value: 0 for s in Status}
+    for r in rows:
+        for ln in r.lines:
+            for c in ln.cells:
+                if c.period == counts_week and c.status:
+                    counts[c.status] += 1
+    columns = [WeekColumn(w.key, w.label, f"第{int(w.key.split('-W')[1])}周",
+                          f"{w.start.month}/{w.start.day}-{w.end.month}/{w.end.day}", w.key == current.key)
+               for w in weeks]
+    return MatrixView(columns, rows, channel, category, sort, counts, counts_week)
+
+
+# ------------------------------------------------------------------------------------ unit page
+@dataclass
+class PostLine:
+    channel: str
+    title: str
+    url: str
+    published: datetime | None
+    first_seen: datetime
+    column: str
+    date_suspicious: bool
+    late_seen_days: int | None          # days between stated date and first seen (when > 1)
+
+
+@dataclass
+class AttemptLine:
+    started_at: datetime
+    channel: str
+    source: str
+    outcome: str
+    outcome_label: str
+    ok: bool
+    http_status: int | None
+    message: str
+    items_found: int
+    items_new: int
+
+
+@dataclass
+class NoticeLine:
+    period: str
+    kind: str
+    channel: str
+    status: str
+    status_label: str
+    subject: str
+    sent_at: datetime | None
+    updated_at: datetime
+    last_error: str
+
+
+@dataclass
+class EvaluationLine:
+    period: str
+    channel: str
+    rule: str
+    status: str
+    status_label: str
+    css: str
+    count: int
+    required: int
+    reason: str
+    deadline: date | None
+
+
+@dataclass
+class SourceLine:
+    id: str
+    channel: str
+    name: str
+    url: str
+    column: str
+    last_attempt_at: datetime | None
+    last_outcome: str
+    last_ok_at: datetime | None
+    last_message: str
+
+
+@dataclass
+class UnitView:
+    unit_id: str
+    name: str
+    category_label: str
+    leader: str
+    staff: str
+    weeks: list[WeekColumn]
+    row: MatrixRow | None
+    sources: list[SourceLine]
+    posts: dict[str, list[PostLine]]
+    attempts: list[AttemptLine]
+    notices: list[NoticeLine]
+    evaluations: list[EvaluationLine]
+    score: float | None
+    range_label: str
+    truncated_posts: bool = False
+    truncated_attempts: bool = False
+
+
+def _other_periods(weeks: Sequence[Period]) -> list[str]:
+    """Month, quarter and year keys overlapping the weeks (for non-weekly rules)."""
+    keys: list[str] = []
+    for kind in ("month", "quarter", "year"):
+        d = weeks[0].start
+        while d <= weeks[-1].end:
+            p = Period.of(kind, d)
+            if p.key not in keys:
+                keys.append(p.key)
+            d = p.end + timedelta(days=1)
+    return keys
+
+
+def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period],
+              today: date | None = None) -> UnitView:
+    """Everything the board knows about one unit over `weeks`. KeyError if the unit is unknown."""
+    unit = registry.unit(unit_id)
+    weeks = sorted(weeks, key=lambda p: p.start)
+    mv = matrix(store, Registry([unit], [], registry.settings), weeks, today=today)
+    start, end = weeks[0].start_dt, weeks[-1].end_dt
+    source_names = {src.id: src.name for src in unit.sources}
+    with store.Session() as s:
+        src_rows = list(s.scalars(select(SourceRow).where(SourceRow.unit_id == unit.id)))
+        posts = list(s.execute(
+            select(Post.channel, Post.title, Post.url, Post.published_at, Post.first_seen_at, Post.source_id,
+                   Post.column_type, Post.date_suspicious)
+            .where(Post.unit_id == unit.id,
+                   ((Post.published_at >= start) & (Post.published_at < end))
+                   | (Post.published_at.is_(None) & (Post.first_seen_at >= start) & (Post.first_seen_at < end)))
+            .order_by(func.coalesce(Post.published_at, Post.first_seen_at).desc(), Post.id.desc())
+            .limit(LIST_LIMIT * 2 + 1)))
+        attempts = list(s.execute(
+            select(CrawlAttempt.started_at, CrawlAttempt.channel, CrawlAttempt.source_id, CrawlAttempt.outcome,
+                   CrawlAttempt.http_status, CrawlAttempt.message, CrawlAttempt.items_found,
+                   CrawlAttempt.items_new)
+            .where(CrawlAttempt.unit_id == unit.id, CrawlAttempt.started_at >= start,
+                   CrawlAttempt.started_at < end)
+            .order_by(CrawlAttempt.started_at.desc(), CrawlAttempt.id.desc()).limit(LIST_LIMIT + 1)))
+        notices = list(s.scalars(select(Notice).where(Notice.unit_id == unit.id)
+                                 .order_by(Notice.updated_at.desc(), Notice.id.desc()).limit(LIST_LIMIT)))
+        evals = list(s.execute(
+            select(Evaluation.period, Evaluation.channel, Evaluation.rule, Evaluation.status, Evaluation.count,
+                   Evaluation.required, Evaluation.reason, Evaluation.deadline)
+            .where(Evaluation.unit_id == unit.id,
+                   Evaluation.period.in_([w.key for w in weeks] + _other_periods(weeks)))))
+    by_channel: dict[str, list[PostLine]] = {ch: [] for ch in unit.channels}
+    for p in posts[:LIST_LIMIT * 2]:
+        late = None
+        if p.published_at is not None:
+            gap = (local(p.first_seen_at).date() - local(p.published_at).date()).days
+            late = gap if gap > 1 else None
+        by_channel.setdefault(p.channel, []).append(PostLine(
+            p.channel, p.title, p.url, local(p.published_at), local(p.first_seen_at),
+            source_names.get(p.source_id, COLUMN_TYPES.get(p.column_type, p.column_type)),
+            p.date_suspicious, late))
+    period_rank = {k: i for i, k in enumerate([w.key for w in weeks] + _other_periods(weeks))}
+    evaluations = [EvaluationLine(e.period, CHANNEL_LABELS.get(e.channel, "整体"), rule_label(e.rule), e.status,
+                                  status_label(e.status), STATUS_CSS[Status(e.status)], e.count, e.required,
+                                  e.reason or "", e.deadline)
+                   for e in sorted(evals, key=lambda e: (-period_rank.get(e.period, 0), e.channel, e.rule))]
+    return UnitView(
+        unit_id=unit.id, name=unit.name, category_label=unit.category_label,
+        leader=_contact_text(unit, "leader"), staff=_contact_text(unit, "staff"),
+        weeks=mv.weeks, row=mv.rows[0] if mv.rows else None,
+        sources=[SourceLine(r.id, CHANNEL_LABELS.get(r.channel, r.channel), r.name, r.url or "",
+                            COLUMN_TYPES.get(r.column_type, r.column_type), local(r.last_attempt_at),
+                            _outcome_label(r.last_outcome) if r.last_outcome else "尚未抓取",
+                            local(r.last_ok_at), r.last_message or "")
+                 for r in sorted(src_rows, key=lambda r: (r.channel, r.id))],
+        posts=by_channel,
+        attempts=[AttemptLine(local(a.started_at), CHANNEL_LABELS.get(a.channel, a.channel),
+                              source_names.get(a.source_id, a.source_id), a.outcome, _outcome_label(a.outcome),
+                              a.outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value), a.http_status,
+                              a.message or "", a.items_found, a.items_new) for a in attempts[:LIST_LIMIT]],
+        notices=[NoticeLine(n.period, NOTICE_KIND_LABELS.get(n.kind.split(":")[0], n.kind),
+                            NOTICE_CHANNEL_LABELS.get(n.channel, n.channel), n.status, _notice_status_label(n.status),
+                            n.subject, local(n.sent_at), local(n.updated_at), n.last_error) for n in notices],
+        evaluations=evaluations, score=mv.rows[0].score if mv.rows else None,
+        range_label=f"{weeks[0].start:%Y年%m月%d日} — {weeks[-1].end:%Y年%m月%d日}",
+        truncated_posts=len(posts) > LIST_LIMIT * 2, truncated_attempts=len(attempts) > LIST_LIMIT)
+
+
+def _contact_text(unit: Unit, role: str) -> str:
+    c = unit.contact(role)
+    return f"{c.name}({c.title})" if c and c.title else (c.name if c else "")
+
+
+# ------------------------------------------------------------------------------------ period summary
+@dataclass
+class SummaryLine:
+    unit_id: str
+    unit_name: str
+    category_label: str
+    channel: str
+    rule: str
+    status: str
+    status_label: str
+    count: int
+    required: int
+    reason: str
+    streak: int = 0
+    last_post: str = ""
+
+
+@dataclass
+class PeriodView:
+    key: str
+    label: str
+    kind: str
+    previous: str
+    next: str | None
+    counts: dict[str, int]                       # status -> number of unit×channel×rule verdicts
+    units_total: int
+    late_by_category: dict[str, list[SummaryLine]]
+    at_risk: list[SummaryLine]
+    unverified: list[SummaryLine]
+    downloads: dict[str, str]                    # format -> relative path under the board
+    evaluated: bool
+
+
+def period_summary(store: Store, registry: Registry, period: Period, today: date | None = None) -> PeriodView:
+    """One period at a glance: late units by category (MISSED only), warnings, and the verdicts that
+    could not be verified with their reasons — an unverified verdict never makes a unit late."""
+    from .evaluate import streaks
+
+    today = today or datetime.now(TZ).date()
+    units = {u.id: u for u in registry.units}
+    verdicts = [v for v in store.verdicts(period.key) if v.unit_id in units]
+    streak = streaks(store, list(units.values()), period) if period.kind == "week" and verdicts else {}
+    counts = {s.value: 0 for s in Status}
+    late: dict[str, list[SummaryLine]] = {label: [] for label in CATEGORIES.values()}
+    at_risk, unverified = [], []
+    order = {u: i for i, u in enumerate(units)}
+    for v in sorted(verdicts, key=lambda v: (order[v.unit_id], v.channel, v.rule)):
+        counts[v.status.value] += 1
+        unit = units[v.unit_id]
+        last = (v.evidence.get("last_post") or {}).get("date") or str(v.evidence.get("last_update") or "")[:10]
+        line = SummaryLine(unit.id, unit.name, unit.category_label, CHANNEL_LABELS.get(v.channel, "整体"),
+                           rule_label(v.rule), v.status.value, STATUS_LABELS[v.status], v.count, v.required,
+                           v.reason, streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0,
+                           last)
+        if v.status is Status.MISSED:
+            late.setdefault(unit.category_label, []).append(line)
+        elif v.status is Status.AT_RISK:
+            at_risk.append(line)
+        elif v.status is Status.UNKNOWN:
+            unverified.append(line)
+    nxt = period.next()
+    return PeriodView(
+        key=period.key, label=period.label, kind=period.kind, previous=period.previous().key,
+        next=nxt.key if nxt.start <= today else None, counts=counts, units_total=len(units),
+        late_by_category={k: v for k, v in late.items() if v}, at_risk=at_risk, unverified=unverified,
+        downloads={fmt: f"period/{period.key}/download.{fmt}" for fmt in ("xlsx", "docx")},
+        evaluated=bool(verdicts))
+
+
+# ------------------------------------------------------------------------------------ rendering
+def _fmt_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(TZ).strftime(fmt)
+
+
+def _fmt_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _fmt_dt(value, "%Y-%m-%d")
+    return value.isoformat()
+
+
+def _fmt_score(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+g}" if value else "0"
+
+
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(str(config.TEMPLATES_DIR / "board")), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(dt=_fmt_dt, day=_fmt_date, score=_fmt_score)
+    env.globals.update(STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
+                       STATUS_CSS={s.value: css for s, css in STATUS_CSS.items()},
+                       STATUS_ORDER=[s.value for s in STATUS_ORDER])
+    return env
+
+
+def render(template: str, *, root: str = "", **context: Any) -> str:
+    """Render a board page. `root` is the URL prefix the board is mounted at (e.g. "/pubwatch")."""
+    return _env().get_template(template).render(root=root.rstrip("/"),
+                                                 generated_at=datetime.now(TZ), **context)
+
+
+def unit_ids_with_data(store: Store) -> Iterable[str]:
+    """Unit ids that have any evaluation (used by the matrix page to hint at an empty database)."""
+    with store.Session() as s:
+        return list(s.scalars(select(Evaluation.unit_id).distinct().limit(1000)))

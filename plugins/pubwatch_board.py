@@ -1,0 +1,218 @@
+"""Airflow plugin: the supervisors' compliance board (政务公开监测看板) inside the Airflow 3 UI.
+
+A FastAPI app mounted at /pubwatch on the api-server, plus an `external_views` nav entry whose
+`url_route` renders it in an iframe inside the UI. Airflow does not authenticate plugin apps:
+every route depends on `requires_access_view(AccessView.PLUGINS)` (checked against
+apache-airflow 3.3.2), so the `_token` JWT cookie set at login (or a Bearer token) is required
+and anonymous requests get 401.
+
+Importing this module is cheap: no database work, no registry read. The tracking DB URL is
+resolved on first use like dags/pubwatch_glue.py does ($PUBWATCH_DB_URL, else the Airflow
+connection `pubwatch_db`, else var/pubwatch.db).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+INCLUDE = Path(__file__).resolve().parents[1] / "include"
+if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
+    sys.path.insert(0, str(INCLUDE))
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request  # noqa: E402
+from fastapi.responses import HTMLResponse, Response  # noqa: E402
+
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView  # noqa: E402
+from airflow.api_fastapi.core_api.security import requires_access_view  # noqa: E402
+from airflow.plugins_manager import AirflowPlugin  # noqa: E402
+
+log = logging.getLogger("pubwatch.board")
+
+URL_PREFIX = "/pubwatch"
+DEFAULT_WEEKS = 8
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+URL_TTL_SECONDS = 300
+
+# Kept as a module attribute so tests can override exactly this dependency.
+require_user = requires_access_view(AccessView.PLUGINS)
+
+
+class _Resources:
+    """The tracking store and the registry, opened lazily and shared by requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._store: Any = None
+        self._store_url: str | None = None
+        self._url: str | None = None
+        self._url_at = 0.0
+        self._registry: Any = None
+        self._registry_key: tuple[str, float] | None = None
+
+    def db_url(self) -> str:
+        if self._url is None or time.monotonic() - self._url_at > URL_TTL_SECONDS:
+            self._url, self._url_at = _resolve_db_url(), time.monotonic()
+        return self._url
+
+    def store(self):
+        from pubwatch.store import Store
+
+        url = self.db_url()
+        with self._lock:
+            if self._store is None or self._store_url != url:
+                if self._store is not None:
+                    self._store.close()
+                self._store, self._store_url = Store(url), url
+            return self._store
+
+    def registry(self):
+        from pubwatch.registry import default_registry_path, load_registry
+
+        path = default_registry_path()
+        key = (str(path), path.stat().st_mtime)
+        with self._lock:
+            if self._registry is None or self._registry_key != key:
+                self._registry, self._registry_key = load_registry(path), key
+            return self._registry
+
+
+def _resolve_db_url() -> str:
+    from pubwatch import config
+
+    if os.environ.get("PUBWATCH_DB_URL"):
+        return config.db_url()
+    try:
+        from airflow.models.connection import Connection
+
+        conn = Connection.get_connection_from_secrets("pubwatch_db")
+        return config.normalise_db_url(conn.get_uri())
+    except Exception:  # not defined: fall back to the library default (var/pubwatch.db)
+        return config.db_url()
+
+
+resources = _Resources()
+
+
+def _root(request: Request) -> str:
+    return request.scope.get("root_path", "") or URL_PREFIX
+
+
+def _weeks(weeks: int, end: str | None):
+    from pubwatch import board
+    from pubwatch.periods import Period
+
+    until = None
+    if end:
+        try:
+            period = Period.parse(end)
+        except ValueError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        until = period.end
+    return board.recent_weeks(weeks, until)
+
+
+def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from pubwatch import board
+
+    return HTMLResponse(board.render(template, root=_root(request), **context), status_code=status_code,
+                        headers={"Cache-Control": "no-store"})
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="政务公开监测看板", dependencies=[Depends(require_user)], docs_url=None,
+                  redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        if exc.status_code in (401, 403):   # keep Airflow's plain answer for auth failures
+            return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain; charset=utf-8")
+        heading = "页面不存在" if exc.status_code == 404 else "出错了"
+        return _page(request, "error.j2", exc.status_code, heading=heading, message=str(exc.detail))
+
+    @app.get("/", response_class=HTMLResponse)
+    def matrix_page(request: Request, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52), end: str | None = None,
+                    channel: str | None = None, category: str | None = None, sort: str = "streak"):
+        from pubwatch import board
+
+        view = board.matrix(resources.store(), resources.registry(), _weeks(weeks, end), channel=channel or None,
+                            category=category or None, sort=sort)
+        return _page(request, "matrix.j2", view=view)
+
+    @app.get("/unit/{unit_id}", response_class=HTMLResponse)
+    def unit_detail(request: Request, unit_id: str, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52),
+                    end: str | None = None):
+        from pubwatch import board
+
+        try:
+            view = board.unit_page(resources.store(), resources.registry(), unit_id, _weeks(weeks, end))
+        except KeyError:
+            raise HTTPException(status_code=404, detail=f"登记表中没有单位 {unit_id}") from None
+        return _page(request, "unit.j2", u=view)
+
+    @app.get("/period/{key}", response_class=HTMLResponse)
+    def period_page(request: Request, key: str):
+        from pubwatch import board
+
+        view = board.period_summary(resources.store(), resources.registry(), _period(key))
+        return _page(request, "period.j2", p=view)
+
+    @app.get("/period/{key}/download.{fmt}")
+    def period_download(key: str, fmt: str):
+        if fmt not in MEDIA_TYPES:
+            raise HTTPException(status_code=404, detail=f"不支持的格式 {fmt} (只支持 xlsx / docx)")
+        period = _period(key)
+        return Response(_generate(period.key, fmt), media_type=MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f"attachment; filename=pubwatch-{period.key}.{fmt}",
+            "Cache-Control": "no-store"})
+
+    return app
+
+
+def _period(key: str):
+    from pubwatch.periods import Period
+
+    try:
+        return Period.parse(key)
+    except ValueError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def _generate(period_key: str, fmt: str) -> bytes:
+    """Write the period's circular file on demand (into a private temp dir) and return its bytes."""
+    from pubwatch.circular import write_period_files
+    from pubwatch.jobs import Runtime
+
+    rt = Runtime(db_url=resources.db_url())
+    try:
+        with tempfile.TemporaryDirectory(prefix="pubwatch-board-") as tmp:
+            target = Path(tmp) / f"pubwatch-{period_key}.{fmt}"
+            try:
+                (path,) = write_period_files(rt, period_key, formats=(fmt,), out=target)
+            except ImportError as exc:   # the report writer is not installed in this deployment
+                log.error("通报文件生成失败 (report writer unavailable): %s", exc)
+                raise HTTPException(status_code=503, detail="通报文件生成模块不可用, 请联系管理员") from None
+            return Path(path).read_bytes()
+    finally:
+        rt.close()
+
+
+app = create_app()
+
+
+class PubwatchBoardPlugin(AirflowPlugin):
+    name = "pubwatch_board"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "政务公开监测看板"}]
+    external_views = [{
+        "name": "政务公开监测看板",
+        "href": f"{URL_PREFIX}/",
+        "destination": "nav",
+        "category": "pubwatch",
+        "url_route": "pubwatch",
+    }]
