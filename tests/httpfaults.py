@@ -116,7 +116,7 @@ class FaultServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "FaultServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
