@@ -27,6 +27,7 @@ if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, Response  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView  # noqa: E402
 from airflow.api_fastapi.core_api.security import requires_access_view  # noqa: E402
@@ -136,14 +137,22 @@ def create_app() -> FastAPI:
         heading = "页面不存在" if exc.status_code == 404 else "出错了"
         return _page(request, "error.j2", exc.status_code, heading=heading, message=str(exc.detail))
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _db_error(request: Request, exc: SQLAlchemyError):
+        log.error("看板读取追踪数据库失败 (tracking DB error): %s", exc.__class__.__name__)
+        return _page(request, "error.j2", 503, heading="追踪数据库暂不可用",
+                     message="无法读取监测数据库: 数据库未初始化或暂时无法连接。请管理员检查 pubwatch_db 连接, "
+                             "或运行 python -m pubwatch db upgrade 初始化数据库。")
+
     @app.get("/", response_class=HTMLResponse)
     def matrix_page(request: Request, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52), end: str | None = None,
                     channel: str | None = None, category: str | None = None, sort: str = "streak"):
         from pubwatch import board
 
-        view = board.matrix(resources.store(), resources.registry(), _weeks(weeks, end), channel=channel or None,
+        registry = resources.registry()
+        view = board.matrix(resources.store(), registry, _weeks(weeks, end), channel=channel or None,
                             category=category or None, sort=sort)
-        return _page(request, "matrix.j2", view=view)
+        return _page(request, "matrix.j2", view=view, registry_errors=len(registry.errors))
 
     @app.get("/unit/{unit_id}", response_class=HTMLResponse)
     def unit_detail(request: Request, unit_id: str, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52),
