@@ -62,7 +62,8 @@ class UnitCrawl:
 
 def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None = None,
                since: date | None = None, run_id: str | None = None,
-               get_secret: Callable[[str], dict[str, Any]] | None = None) -> UnitCrawl:
+               get_secret: Callable[[str], dict[str, Any]] | None = None,
+               evidence_settings: Any = None) -> UnitCrawl:
     """Fetch every source of `unit` once; upsert posts; record one attempt per source.
 
     `now` simulates the clock (demo and tests): attempts and first-seen times are stamped with it.
@@ -87,6 +88,8 @@ def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None =
         if result.items:
             # Items are kept even from a failed attempt (e.g. page 1 read, page 2 failed): never lose posts.
             new = store.upsert_posts(cfg, result.items, seen_at=started, attempt_id=attempt_id)
+        if new and result.outcome is Outcome.OK:
+            _check_evidence(store, cfg, attempt_id, started, evidence_settings)   # evidence.py (issue 10)
         finished = now if simulated else datetime.now(timezone.utc)
         store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new)
         report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value,
@@ -94,3 +97,13 @@ def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None =
         log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,
                  len(result.items), new, result.requests, result.message)
     return report
+
+
+def _check_evidence(store: Store, cfg: Any, attempt_id: int, seen_at: datetime, settings: Any) -> None:
+    """Flag back-dated posts and bursts (pubwatch.evidence); a bug there never fails the crawl."""
+    from .evidence import after_crawl
+
+    try:
+        after_crawl(store, cfg, attempt_id, seen_at, settings)
+    except Exception:  # noqa: BLE001 - evidence is advisory; the posts are already stored
+        log.error("evidence check of %s failed: %s", cfg.id, traceback.format_exc(limit=3))
