@@ -421,7 +421,7 @@ def _explain_exception(exc: BaseException, timeout: float) -> tuple[str, bool]:
     """(Chinese explanation + detail, retryable) for a transport error."""
     text = f"{type(exc).__name__}: {exc}"
     low = text.lower()
-    if isinstance(exc, (requests.exceptions.SSLError,)) or "ssl" in low or "certificate" in low:
+    if isinstance(exc, requests.exceptions.SSLError) or "SSLError" in text or "certificate verify" in low:
         return f"HTTPS 证书或加密连接错误 (TLS error) [{text}]", False
     if isinstance(exc, (requests.exceptions.Timeout, socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError)):
         return f"超过{timeout:g}秒无响应 (timeout) [{text}]", True

@@ -19,7 +19,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from ..http import FetchError, FetchResult
+from ..http import FetchError, FetchResult, mask_secrets
 from ..types import TZ, ListItem, Outcome, SourceResult
 from .base import CrawlContext, Source, register
 from .listparse import article_date, parse_list
@@ -50,7 +50,7 @@ class PortalColumn(Source):
         except Exception as exc:  # the last net: a bug is this column's failure, nothing more
             log.warning("portal %s: unexpected %s: %s", self.config.id, type(exc).__name__, exc)
             return SourceResult(outcome=Outcome.SOURCE_ERROR, requests=self._requests,
-                                message=f"抓取程序内部错误(请联系管理员): {type(exc).__name__}: {exc}")
+                                message=mask_secrets(f"抓取程序内部错误(请联系管理员): {type(exc).__name__}: {exc}"))
 
     # -- the steps ----------------------------------------------------------------------------
     def _fetch(self, ctx: CrawlContext) -> SourceResult:
@@ -189,8 +189,9 @@ class PortalColumn(Source):
         return out
 
 
-def _reference(ctx: CrawlContext) -> datetime:
-    return ctx.now.astimezone(TZ)
+def _reference(ctx: CrawlContext) -> date:
+    """The crawl's date in Asia/Shanghai: year inference for month-day lists ("11-19")."""
+    return ctx.now.astimezone(TZ).date()
 
 
 def _aware(when: datetime) -> datetime:
