@@ -162,7 +162,7 @@ def evaluate_for_run(context: dict, as_of: datetime) -> dict:
     return result
 
 
-def notify_for_run(context: dict, as_of: datetime) -> dict:
+def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = None) -> dict:
     from pubwatch import jobs
 
     mode = run_mode(context)
@@ -173,7 +173,7 @@ def notify_for_run(context: dict, as_of: datetime) -> dict:
         configs = channel_configs(names) if mode["send"] else {}
         result = jobs.notify_week(rt, as_of, send=mode["send"], channel_configs=configs,
                                   run_id=context["dag_run"].run_id,
-                                  unit_ids=context["params"].get("units") or None)
+                                  unit_ids=context["params"].get("units") or None, attachments=files)
     finally:
         rt.close()
     for kind in ("sent", "already", "failed", "skipped"):

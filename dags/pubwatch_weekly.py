@@ -81,9 +81,9 @@ def pubwatch_weekly():
         return glue.evaluate_for_run(ctx, _as_of(ctx))
 
     @task(doc_md="生成提醒、通报、升级和汇总通知; 按运行类型决定是否真正发送 (每条通知只发一次)。")
-    def send_notices(evaluation: dict) -> dict:
+    def send_notices(files: list[str]) -> dict:
         ctx = get_current_context()
-        return glue.notify_for_run(ctx, _as_of(ctx))
+        return glue.notify_for_run(ctx, _as_of(ctx), files)
 
     @task(doc_md="生成上周的 Word 通报和 Excel 明细表。")
     def write_circular(evaluation: dict) -> list[str]:
@@ -97,8 +97,8 @@ def pubwatch_weekly():
     units = prepare_units()
     crawled = crawl_unit.expand(unit=units)
     evaluation = evaluate(crawled)
-    notices = send_notices(evaluation)
     files = write_circular(evaluation)
+    notices = send_notices(files)
     run_summary(crawled, evaluation, notices, files)
 
 

@@ -124,6 +124,12 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
                                    calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
+    # Months too: quotas and their early warnings (the current month, and the one just closed).
+    month = Period.month_of(wk["as_of"])
+    for name, period in (("month", month), ("closed_month", month.previous())):
+        verdicts = evaluate_period(rt.store, units, period, as_of=wk["as_of"], policies=rt.policies,
+                                   calendar=rt.calendar)
+        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
@@ -189,27 +195,36 @@ def week_lines(rt: Runtime, verdicts: Sequence[Verdict], period: Period) -> list
 
 
 def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: dict[str, dict] | None = None,
-                run_id: str | None = None, unit_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """Plan and deliver the week's notices. The outbox always gets a copy; real channels only if `send`."""
+                run_id: str | None = None, unit_ids: Sequence[str] | None = None,
+                attachments: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Plan and deliver the week's notices. The outbox always gets a copy; real channels only if `send`.
+    `attachments`: the closed week's circular files if already written (else they are written here)."""
     from .circular import build_period_report, write_period_files
-    from .notices.channels import Message, OutboxChannel, channel_from_config
-    from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_unit_notices
+    from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_early_warnings, plan_unit_notices
     from .notices.ledger import Ledger
     from .notices.render import render
 
     wk = week_context(as_of, rt.calendar)
-    if not wk["notice_day"]:
-        reason = (f"今天不是提醒日 (本周提醒日: {wk['reminder_day']})" if wk["reminder_day"]
-                  else "本周没有工作日, 不发提醒")
-        return {"sent": [], "already": [], "failed": [], "skipped": [reason]}
     registry = rt.registry
     selected = {u.id for u in registry.select(list(unit_ids) if unit_ids else None)}
     closed, current = wk["closed"], wk["current"]
-    closed_v = [v for v in rt.store.verdicts(closed.key) if v.unit_id in selected]
-    current_v = [v for v in rt.store.verdicts(current.key) if v.unit_id in selected]
     office = registry.settings.get("office") or {}
     base_ctx = {"office": office, "generated_at": datetime.now(TZ), "deadline": wk["current"].end,
                 "period_label": None}
+    channels = _channels(send, channel_configs)
+    month = Period.month_of(wk["as_of"])
+    open_v = [v for p in (current, month) for v in rt.store.verdicts(p.key) if v.unit_id in selected]
+    warnings = plan_early_warnings(registry, open_v, base_ctx=base_ctx,
+                                   period_labels={current.key: current.label, month.key: month.label})
+    result = deliver(Ledger(rt.store), warnings, channels, render=render, make_message=_make_message,
+                     run_id=run_id).as_dict()
+    if not wk["notice_day"]:
+        reason = (f"今天不是提醒日 (本周提醒日: {wk['reminder_day']})" if wk["reminder_day"]
+                  else "本周没有工作日, 不发提醒")
+        result["skipped"].append(reason)
+        return result
+    closed_v = [v for v in rt.store.verdicts(closed.key) if v.unit_id in selected]
+    current_v = [v for v in rt.store.verdicts(current.key) if v.unit_id in selected]
     sel_units = [u for u in registry.units if u.id in selected]
     streak_map = streaks(rt.store, sel_units, closed)
     escalate_after = int(rt.policies.setting("escalate_after") or 2)
@@ -222,25 +237,35 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
         p.ctx["deadline"] = wk["reminder_day"] if p.kind == "reminder" else period.end
     if not unit_ids:   # the supervisors' summary belongs to a full run
         report = build_period_report(rt, closed.key, closed_v)
-        files = write_period_files(rt, closed.key)
+        files = [Path(p) for p in attachments] if attachments else write_period_files(rt, closed.key)
         planned.append(PlannedNotice(
             OFFICE, closed.key, "summary", [], [], attachments=files,
             to_emails=list(office.get("supervisors") or []),
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
                  "counts": report.counts, "late_by_category": report.late_by_category,
                  "unknown_rows": report.unknown_rows, "findings": report.findings}))
+    weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
+                     run_id=run_id).as_dict()
+    return {k: result[k] + weekly[k] for k in result}
+
+
+def _channels(send: bool, channel_configs: dict[str, dict] | None) -> dict[str, Any]:
+    """The outbox always (an archive and a preview); real channels only when the run may send."""
+    from .notices.channels import OutboxChannel, channel_from_config
+
     channels: dict[str, Any] = {"outbox": OutboxChannel(config.outbox_dir())}
     if send:
         for name, conf in (channel_configs or {}).items():
             channels[name] = channel_from_config(name, conf)
+    return channels
 
-    def make_message(rendered, notice):
-        to = notice.to_emails or [c.email for c in notice.to if c.email]
-        return Message(subject=rendered.subject, text=rendered.text, html=rendered.html,
-                       markdown=rendered.markdown, to_emails=to, cc_emails=[c.email for c in notice.cc if c.email],
-                       mention_mobiles=[c.mobile for c in notice.to if c.mobile],
-                       attachments=list(notice.attachments),
-                       meta={"unit_id": notice.unit_id, "period": notice.period, "kind": notice.kind})
 
-    result = deliver(Ledger(rt.store), planned, channels, render=render, make_message=make_message, run_id=run_id)
-    return result.as_dict()
+def _make_message(rendered, notice):
+    from .notices.channels import Message
+
+    to = notice.to_emails or [c.email for c in notice.to if c.email]
+    return Message(subject=rendered.subject, text=rendered.text, html=rendered.html,
+                   markdown=rendered.markdown, to_emails=to, cc_emails=[c.email for c in notice.cc if c.email],
+                   mention_mobiles=[c.mobile for c in notice.to if c.mobile],
+                   attachments=list(notice.attachments),
+                   meta={"unit_id": notice.unit_id, "period": notice.period, "kind": notice.kind})

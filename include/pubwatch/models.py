@@ -149,7 +149,7 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     unit_id: Mapped[str] = mapped_column(String(40))                 # "_office" for summaries
     period: Mapped[str] = mapped_column(String(10))
-    kind: Mapped[str] = mapped_column(String(20))                    # reminder|overdue|escalation|summary
+    kind: Mapped[str] = mapped_column(String(60))                    # reminder|overdue|escalation|summary|warn:<rule>
     channel: Mapped[str] = mapped_column(String(20))                 # email|wecom|dingtalk|outbox
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|dead
     recipients: Mapped[str] = mapped_column(Text, default="")

@@ -78,6 +78,25 @@ def plan_unit_notices(registry: Registry, *, closed_period: str, closed: Sequenc
     return planned
 
 
+def plan_early_warnings(registry: Registry, verdicts: Sequence[Verdict], *, base_ctx: dict[str, Any],
+                        period_labels: Mapping[str, str]) -> list[PlannedNotice]:
+    """The TRS 预警 model: a rule other than the weekly one (monthly quota, rolling window, max gap…)
+    is at risk as soon as its deadline is within its warning lead — warn then, on any day, once per
+    unit, period and rule (the ledger key is kind "warn:<rule>")."""
+    planned = []
+    units = {u.id: u for u in registry.units}
+    for v in verdicts:
+        if v.status is not Status.AT_RISK or v.rule == "weekly" or v.unit_id not in units:
+            continue
+        unit = units[v.unit_id]
+        staff = unit.contact("staff")
+        ctx = {**base_ctx, "unit": unit, "period_key": v.period, "period_label": period_labels.get(v.period, v.period),
+               "verdicts": [v], "all_verdicts": [v], "recipient": staff, "streak": 0,
+               "deadline": v.deadline}
+        planned.append(PlannedNotice(unit.id, v.period, f"warn:{v.rule}"[:60], _present(staff), [], ctx))
+    return planned
+
+
 def _present(contact: Contact | None) -> list[Contact]:
     return [contact] if contact else []
 
@@ -98,7 +117,7 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
                 continue
             recipients = ",".join(emails + [c.mobile for c in notice.to if c.mobile])
             if rendered is None:
-                rendered = render(notice.kind, notice.ctx)
+                rendered = render("reminder" if notice.kind.startswith("warn:") else notice.kind, notice.ctx)
             row = ledger.ensure(NoticeKey(notice.unit_id, notice.period, notice.kind, channel_name),
                                 recipients=recipients, subject=rendered.subject, run_id=run_id)
             if row.status == SENT:
