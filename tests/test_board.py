@@ -145,6 +145,16 @@ def test_streak_counts_back_beyond_the_weeks_shown(seeded):
     assert line.streak == 3 and line.since == date(2026, 10, 26)
 
 
+def test_open_week_not_decided_yet_shows_as_in_progress(seeded):
+    store, registry, weeks = seeded
+    store.save_verdicts([Verdict("jyj", "wechat", "2026-W47", "weekly", Status.UNKNOWN, reason="本期尚未结束",
+                                 evidence={"pending": True})], as_of=datetime(2026, 11, 17, 9, tzinfo=TZ))
+    cell = cell_of(board.matrix(store, registry, weeks, today=TODAY), "jyj", "wechat", "2026-W47")[0]
+    assert cell.pending and cell.label == "进行中" and cell.css == "pending" and cell.text == "…"
+    real_unknown = cell_of(board.matrix(store, registry, weeks, today=TODAY), "gaj", "portal", "2026-W47")[0]
+    assert not real_unknown.pending and real_unknown.label == "无法核实"
+
+
 def test_unit_page_evidence(seeded):
     store, registry, weeks = seeded
     u = board.unit_page(store, registry, "gaj", weeks, today=TODAY)

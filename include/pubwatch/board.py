@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import func, select
@@ -80,13 +81,29 @@ def _notice_status_label(status: str) -> str:
 
 
 def _score_table():
-    """The policies' scoring table, or None when policies.yaml cannot be read (scores then blank)."""
+    """The policies' scoring table, or None when policies.yaml cannot be read (scores then blank).
+
+    Cached per policies file and modification time, so an edited file is picked up."""
+    import os
+
+    from .rules import DEFAULT_POLICIES_PATH
+
+    path = Path(os.environ.get("PUBWATCH_POLICIES") or DEFAULT_POLICIES_PATH)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    return _score_table_for(str(path), mtime)
+
+
+@lru_cache(maxsize=4)
+def _score_table_for(path: str, mtime: float):
     from .rules import PolicyError, load_policies
     from .scoring import ScoreTable
 
     try:
-        return ScoreTable.from_policies(load_policies())
-    except (OSError, PolicyError, ValueError):
+        return ScoreTable.from_policies(load_policies(path))
+    except (PolicyError, ValueError):
         return None
 
 
@@ -185,12 +202,12 @@ class MatrixView:
     sorts: dict[str, str] = field(default_factory=lambda: dict(SORTS))
 
 
-def _cell(period: str, row: Any | None) -> Cell:
+def _cell(period: str, row: Any | None, marked_pending: bool = False) -> Cell:
     if row is None:
         return Cell(period, None, "未评估", "none", reason="该周尚未评估")
     status = Status(row.status)
     # an open week not decided yet: Status.PENDING, or (older rows) UNKNOWN marked pending
-    pending = status.value == "pending" or (status is Status.UNKNOWN and bool((row.evidence or {}).get("pending")))
+    pending = status.value == "pending" or (status is Status.UNKNOWN and marked_pending)
     return Cell(period, status.value, "进行中" if pending else STATUS_LABELS[status],
                 "pending" if pending else STATUS_CSS[status], row.count, row.required, row.reason or "", pending)
 
@@ -213,8 +230,9 @@ def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str |
            category: str | None = None, sort: str = "streak", today: date | None = None) -> MatrixView:
     """Units × weeks per channel for rule "weekly", with streaks, scores and last post dates.
 
-    Three queries whatever the size: weekly evaluations (weeks shown + streak look-back), all
-    evaluations of the weeks shown for the score, and the newest post per unit and channel.
+    Four queries whatever the size: weekly evaluations (weeks shown + streak look-back), the
+    evidence of their UNKNOWN rows (open weeks), all evaluations of the weeks shown for the score,
+    and the newest post per unit and channel.
     """
     weeks = sorted(weeks, key=lambda p: p.start)
     if not weeks:
@@ -228,18 +246,25 @@ def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str |
     history = _history(weeks)
     shown = {w.key for w in weeks}
     weekly: dict[tuple[str, str, str], Any] = {}
+    pending: set[tuple[str, str, str]] = set()
     points: dict[str, float] = defaultdict(float)
     scored: set[str] = set()
     last_post: dict[tuple[str, str], datetime] = {}
     table = _score_table()
     with store.Session() as s:
         if ids:
+            in_weeks = (Evaluation.rule == WEEKLY, Evaluation.period.in_([w.key for w in history]),
+                        Evaluation.unit_id.in_(ids))
             q = (select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.status,
-                        Evaluation.count, Evaluation.required, Evaluation.reason, Evaluation.evidence)
-                 .where(Evaluation.rule == WEEKLY, Evaluation.period.in_([w.key for w in history]),
-                        Evaluation.unit_id.in_(ids)))
+                        Evaluation.count, Evaluation.required, Evaluation.reason).where(*in_weeks))
             for r in s.execute(q):
                 weekly[(r.unit_id, r.channel, r.period)] = r
+            # evidence is read only where it matters: an UNKNOWN row may be an open week ("pending")
+            q = (select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.evidence)
+                 .where(*in_weeks, Evaluation.status == Status.UNKNOWN.value))
+            for r in s.execute(q):
+                if (r.evidence or {}).get("pending"):
+                    pending.add((r.unit_id, r.channel, r.period))
             q = (select(Evaluation.unit_id, Evaluation.rule, Evaluation.status, Evaluation.score)
                  .where(Evaluation.period.in_(list(shown)), Evaluation.unit_id.in_(ids)))
             for r in s.execute(q):
@@ -262,7 +287,8 @@ def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str |
         for ch in CHANNELS:
             if (channel and ch != channel) or (ch not in u.channels and ch not in u.suspended):
                 continue
-            hist_cells = [_cell(w.key, weekly.get((u.id, ch, w.key))) for w in newest_first]
+            hist_cells = [_cell(w.key, weekly.get((u.id, ch, w.key)), (u.id, ch, w.key) in pending)
+                          for w in newest_first]
             n, since = _streak(hist_cells, newest_first)
             cells = [c for c in hist_cells if c.period in shown][::-1]
             lines.append(ChannelLine(ch, CHANNEL_LABELS[ch], cells, n, since, local(last_post.get((u.id, ch)))))
