@@ -325,12 +325,44 @@ def test_burst_without_notice_has_no_after_notice(store, site, fetcher):
     col = "/jyj/gzdt/"
     site.post(col, "o1", "旧文", "2026-10-20")
     crawl(store, unit, fetcher, at(2))
+    crawl(store, unit, fetcher, at(19, 18))
     for i in range(3):
         site.post(col, f"n{i}", f"集中发布{i}", "2026-11-20")
     crawl(store, unit, fetcher, at(20, 18))
     (burst,) = [f for f in evidence.findings(store, ["jyj"], W47.start_dt, W47.end_dt) if f["kind"] == "burst"]
     assert burst["evidence"]["after_notice"] is None and burst["evidence"]["posts"] == 3
     assert all(not i["date_suspicious"] for i in burst["evidence"]["items"])
+
+
+def test_posts_piled_up_during_our_outage_are_no_burst(store, site, fetcher):
+    """Our crawler could not reach the site for two weeks; the unit posted every few days."""
+    unit = make_unit(site, "gzdt")
+    col = "/jyj/gzdt/"
+    site.post(col, "o1", "旧文", "2026-10-30")
+    crawl(store, unit, fetcher, at(2))
+    site.script[col] = [(503, 0)]
+    for day in range(3, 18):
+        crawl(store, unit, fetcher, at(day))
+    del site.script[col]
+    for i, day in enumerate((4, 7, 10, 13, 16)):
+        site.post(col, f"h{i}", f"按时发布{i}", f"2026-11-{day:02d}")
+    crawl(store, unit, fetcher, at(18))
+    raw = evidence.findings(store, ["jyj"], at(1, 0), at(30, 0))
+    assert raw == []                                      # no burst, and honest dates are not back-dated
+
+
+def test_wechat_posts_are_never_flagged(store, site, fetcher):
+    """WeChat sets publish times itself; a bridge catching up lists old posts late."""
+    feed = SourceConfig(id="jyj.wechat.rss", unit_id="jyj", channel="wechat", type="evtest",
+                        name="教育公众号", url=site.url("/jyj/feed/"))
+    unit = Unit(id="jyj", name="县教育局", category="department", contacts=(), sources=(feed,))
+    site.post("/jyj/feed/", "w0", "公众号旧文", "2026-11-01")
+    crawl(store, unit, fetcher, at(12))
+    crawl(store, unit, fetcher, at(19))
+    for i in range(4):
+        site.post("/jyj/feed/", f"w{i + 1}", f"公众号文章{i}", f"2026-11-{13 + i:02d}T20:00:00")
+    crawl(store, unit, fetcher, at(20))
+    assert evidence.findings(store, ["jyj"], at(1, 0), at(30, 0)) == []
 
 
 # ------------------------------------------------------------------------------- availability

@@ -18,6 +18,10 @@ Three findings, none of which ever turns a verdict into "missed" (they are shown
 2. **Bursts**: at least `burst_min_posts` new posts first seen in one crawl of a source that had no
    new post for at least `burst_quiet_days` → a finding stored on each post's evidence under
    "burst", with "after_notice" naming the overdue notice (通报) sent to the unit shortly before.
+   Only when the previous OK crawl is at most `burst_window_hours` old: after our own outage,
+   honest posts pile up and would look like a burst.
+   Both checks apply to portal columns only: WeChat publish times are set by WeChat's servers (they
+   cannot be back-dated), and a feed bridge catching up after an outage lists days of posts at once.
 3. **Availability** the way inspectors measure it (站点无法访问: 每天20次以上, ≥15秒打不开的占比≥5%):
    `probe_unit` records one kind="probe" attempt per portal column; `availability` counts probes
    and crawl attempts of portal columns over a period. WAF blocks are reported separately and are
@@ -59,6 +63,7 @@ class EvidenceSettings:
     backdate_lookback_days: int = 60        # earlier OK crawls considered as "would have listed it"
     burst_min_posts: int = 3                # new posts in one crawl ...
     burst_quiet_days: float = 14.0          # ... after this long without a new post
+    burst_window_hours: float = 72.0        # ... and only if the previous OK crawl was this recent
     notice_lookback_days: float = 14.0      # an overdue notice sent this long before a burst is named
     relist_min_posts: int = 10              # an attempt with this many new posts ...
     relist_share: float = 0.8               # ... making up this share of the list is a re-listing
@@ -136,7 +141,13 @@ def after_crawl(store: Store, source_cfg: SourceConfig, attempt_id: int, seen_at
     Call after `upsert_posts` of an OK attempt. Idempotent. Returns {"new", "backdated", "burst"}."""
     settings = settings or EvidenceSettings()
     seen_at = _aware(seen_at)
+    if source_cfg.channel != PORTAL:
+        # WeChat publish times are set by WeChat's servers (a unit cannot back-date them), and a
+        # bridge catching up after an outage lists days of posts at once: neither check applies.
+        return {"new": 0, "backdated": 0, "burst": False}
     with store.Session.begin() as s:
+        if _latest_ok_before(s, source_cfg, attempt_id, seen_at, verified_only=False) is None:
+            return {"new": 0, "backdated": 0, "burst": False, "first_crawl": True}
         new_posts = list(s.scalars(select(Post).where(Post.source_id == source_cfg.id,
                                                       Post.first_seen_attempt_id == attempt_id,
                                                       Post.pinned.is_(False)).order_by(Post.id)))
@@ -223,6 +234,9 @@ def _record_burst(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, post
                   settings: EvidenceSettings) -> dict[str, Any] | None:
     if len(posts) < max(settings.burst_min_posts, 1):
         return None
+    previous_ok = _latest_ok_before(s, cfg, attempt_id, seen_at, verified_only=True)
+    if previous_ok is None or seen_at - previous_ok > timedelta(hours=settings.burst_window_hours):
+        return None    # our own outage may have let honest posts pile up: not the unit's burst
     last_new = _last_new_post_before(s, cfg, attempt_id, seen_at)
     if last_new is None:
         return None                                # never crawled before: nothing to compare with
@@ -241,6 +255,16 @@ def _record_burst(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, post
     for post in posts:
         post.evidence = {**(post.evidence or {}), "burst": burst}
     return burst
+
+
+def _latest_ok_before(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, *,
+                      verified_only: bool) -> datetime | None:
+    """Start of the newest earlier crawl of the source that was OK (or, with verified_only, OK or
+    not-modified: both prove nothing new was listed then)."""
+    outcomes = [Outcome.OK.value] + ([Outcome.NOT_MODIFIED.value] if verified_only else [])
+    return s.scalar(select(func.max(CrawlAttempt.started_at)).where(
+        CrawlAttempt.source_id == cfg.id, CrawlAttempt.kind == "crawl", CrawlAttempt.id != attempt_id,
+        CrawlAttempt.outcome.in_(outcomes), CrawlAttempt.started_at < seen_at))
 
 
 def _last_new_post_before(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime) -> datetime | None:
