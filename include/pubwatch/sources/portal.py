@@ -151,8 +151,8 @@ class PortalColumn(Source):
                 return items, pages, _PageFailed(Outcome.PARSE_FAILED,
                                                  f"第{pages}页不是栏目列表(翻页地址可能有误): {res.final_url}"), notes
             page_items, next_urls = list(more.items), list(more.next_urls)
-            if not page_items:
-                return items, pages, None, notes
+            if not page_items or all(it.url in seen_urls for it in page_items):
+                return items, pages, None, notes   # an empty page, or the same page again
 
     def _fill_dates(self, ctx: CrawlContext, items: list[ListItem], notes: list[str]) -> list[ListItem]:
         """Open new, undated items' article pages to find their dates (capped)."""
