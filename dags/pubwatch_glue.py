@@ -223,3 +223,25 @@ def summarize_run(context: dict, crawled, evaluation, notices, files) -> dict:
     log.info("通知: %s; 文件: %s", notices, files)
     return {"units": len(crawled), "source_problems": problems, "failed_tasks": ti_failed,
             "notices": notices, "files": files}
+
+
+# ----------------------------------------------------------------------------- availability (evidence.py)
+def probe_for_run(context: dict, unit: dict) -> dict:
+    """Probe one unit's portal columns once (站点无法访问 monitoring: ≥20 visits a day, so schedule
+    this about hourly). Historic runs probe nothing: availability cannot be measured after the fact."""
+    from pubwatch import evidence
+
+    if _historic(context):
+        return {**unit, "skipped": True, "probes": 0, "failures": 0}
+    rt = runtime()
+    try:
+        now = logical_time(context) if simulated_clock() else None
+        result = evidence.probe(rt, unit["unit_id"], now=now, run_id=context["dag_run"].run_id)
+    finally:
+        rt.close()
+    for r in result["results"]:
+        if r["outcome"] != "ok":
+            log.info("%s %s: %s %s", unit["unit_name"], r["source_id"], r["outcome"], r["message"])
+    log.info("%s: 探测 %d 个栏目, 打不开 %d 个", unit["unit_name"], result["probes"], result["failures"])
+    return {"unit_id": result["unit_id"], "unit_name": result["unit_name"], "probes": result["probes"],
+            "failures": result["failures"]}

@@ -424,3 +424,56 @@ def test_slow_answer_counts_as_failure_and_classification():
     assert evidence.classify_attempt("http_error", 502) == "failure"
     assert evidence.classify_attempt("blocked", 412) == "blocked"
     assert evidence.classify_attempt("config_error", None) is None     # our side, not the site's
+
+
+# ------------------------------------------------------------------------------- job step and DAG glue
+REGISTRY_YAML = """
+fetch: {{per_host_interval: 0, retries: 0, timeout: 2, allow_private: [127.0.0.1]}}
+evidence: {{probe_timeout: 2}}
+units:
+  - id: jyj
+    name: 县教育局
+    category: department
+    contacts:
+      leader: {{name: 王建国, email: leader@example.gov.cn}}
+      staff: {{name: 张丽, email: staff@example.gov.cn}}
+    portal:
+      columns:
+        - {{id: gzdt, name: 工作动态, url: '{up}'}}
+        - {{id: tzgg, name: 通知公告, url: '{down}'}}
+"""
+
+
+def test_probe_job_and_glue_record_one_probe_per_column(db_url, site, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from pubwatch.jobs import Runtime
+
+    site.script["/down/"] = [(502, 0)]
+    path = tmp_path / "units.yaml"
+    path.write_text(REGISTRY_YAML.format(up=site.url("/up/"), down=site.url("/down/")), encoding="utf-8")
+    rt = Runtime(db_url=db_url, registry_path=str(path))
+    try:
+        out = evidence.probe(rt, "jyj", now=at(17, 10))
+        assert (out["probes"], out["failures"]) == (2, 1)
+        assert {r["source_id"]: r["outcome"] for r in out["results"]} == {
+            "jyj.portal.gzdt": "ok", "jyj.portal.tzgg": "http_error"}
+    finally:
+        rt.close()
+
+    monkeypatch.setenv("PUBWATCH_DB_URL", db_url)
+    monkeypatch.setenv("PUBWATCH_REGISTRY", str(path))
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).resolve().parents[1] / "dags"))
+    glue = __import__("pubwatch_glue")
+    run = SimpleNamespace(run_type="manual", run_id="manual__probe", logical_date=at(17, 11), run_after=None)
+    res = glue.probe_for_run({"params": {}, "dag_run": run}, {"unit_id": "jyj", "unit_name": "县教育局"})
+    assert (res["probes"], res["failures"]) == (2, 1)
+    backfill = SimpleNamespace(run_type="backfill", run_id="backfill__x", logical_date=at(17, 11), run_after=None)
+    assert glue.probe_for_run({"params": {}, "dag_run": backfill}, {"unit_id": "jyj", "unit_name": "县教育局"})["skipped"]
+
+    check = Runtime(db_url=db_url, registry_path=str(path))
+    try:
+        with check.store.Session() as s:
+            assert s.query(CrawlAttempt).filter(CrawlAttempt.kind == "probe").count() == 4
+    finally:
+        check.close()
