@@ -247,7 +247,7 @@ def write_docx(report: PeriodReport, path: Path) -> Path:
                f"信息更新情况进行了监测，现将有关情况通报如下：", indent=True)
 
     _para(doc, "一、总体情况", font=FONT_HEADING, indent=True)
-    status_text = "，".join(f"{STATUS_LABELS[s]}{n}项" for s, n in counts.items() if n)
+    status_text = "，".join(f"{STATUS_LABELS.get(s, s.value)}{n}项" for s, n in counts.items() if n)
     _para(doc, f"本期共监测{report.unit_count}个单位的{len(report.rows)}项更新要求（单位×渠道×要求），"
                f"其中{status_text or '无监测结果'}。未达标单位{report.late_unit_count}个；"
                f"因网站无法访问、被防护拦截或数据源异常等原因无法核实的单位{report.unknown_unit_count}个，"
@@ -311,8 +311,9 @@ BASE_COLUMNS: tuple[tuple[str, int], ...] = (
     ("单位", 22), ("类别", 10), ("渠道", 12), ("要求", 18), ("状态", 10), ("实际", 7), ("应更新", 8),
     ("最近更新日期", 13), ("最近更新标题", 40), ("最近更新链接", 40), ("原因/说明", 44),
     ("连续未达标周数", 9), ("得分", 7))
-STATUS_FILLS = {Status.MET: "C6EFCE", Status.AT_RISK: "FFEB9C", Status.MISSED: "FFC7CE",
-                Status.UNKNOWN: "D9D9D9", Status.EXEMPT: "DDEBF7"}
+STATUS_FILLS = {"met": "C6EFCE", "at_risk": "FFEB9C", "missed": "FFC7CE", "unknown": "D9D9D9",
+                "exempt": "DDEBF7", "pending": "F2F2F2"}
+DEFAULT_FILL = "FFFFFF"
 
 
 def _extra_keys(rows: Sequence[ReportRow]) -> list[str]:
@@ -359,7 +360,8 @@ def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str],
     for i, r in enumerate(rows, 2):
         for j, value in enumerate(_row_values(r, extra_keys), 1):
             _set_value(ws.cell(row=i, column=j), value)
-        ws.cell(row=i, column=status_col).fill = PatternFill("solid", fgColor=STATUS_FILLS[Status(r.status)])
+        ws.cell(row=i, column=status_col).fill = PatternFill("solid", fgColor=STATUS_FILLS.get(Status(r.status).value,
+                                                                                         DEFAULT_FILL))
         url = clean(r.last_post_url)
         if url.lower().startswith(("http://", "https://")):
             ws.cell(row=i, column=link_col).hyperlink = url

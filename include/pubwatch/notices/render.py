@@ -136,9 +136,10 @@ def channel_label(channel: Any) -> str:
 
 def status_label(status: Any) -> str:
     try:
-        return STATUS_LABELS[Status(status)]
+        st = Status(status)
     except ValueError:
         return str(status)
+    return STATUS_LABELS.get(st, st.value)
 
 
 def rule_label(rule: Any) -> str:
@@ -181,7 +182,7 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
     if kind == "summary":
         counts = {Status(k): int(n) for k, n in (ctx.get("counts") or {}).items()}
-        out["count_items"] = [(STATUS_LABELS[s], counts.get(s, 0)) for s in Status if counts.get(s)]
+        out["count_items"] = [(status_label(s), counts.get(s, 0)) for s in Status if counts.get(s)]
         out["late_by_category"] = dict(ctx.get("late_by_category") or {})
         out["unknown_rows"] = list(ctx.get("unknown_rows") or [])
         out["findings"] = list(ctx.get("findings") or [])
