@@ -177,7 +177,11 @@ def test_period_summary_never_lists_unknown_as_late(seeded):
     late = {line.unit_id for lines in p.late_by_category.values() for line in lines}
     assert late == {"czj", "cgz"}
     assert set(p.late_by_category) == {"县直部门", "乡镇"}
-    assert next(ln for ln in p.late_by_category["县直部门"] if ln.unit_id == "czj").streak == 3
+    czj = next(ln for ln in p.late_by_category["县直部门"] if ln.unit_id == "czj")
+    assert czj.streak == 3
+    assert czj.last_post == ""                       # czj's portal never posted in the seeded weeks
+    cgz = next(ln for ln in p.late_by_category["乡镇"] if ln.unit_id == "cgz")
+    assert cgz.last_post == "2026-11-03"             # from the store: its W45 posts (Tuesday)
     assert [(ln.unit_id, ln.reason) for ln in p.unverified] == [("gaj", UNREACHABLE_REASON)]
     assert p.counts["missed"] == 2 and p.counts["unknown"] == 1
     assert p.downloads == {"xlsx": "period/2026-W46/download.xlsx", "docx": "period/2026-W46/download.docx"}

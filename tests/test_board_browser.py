@@ -77,6 +77,9 @@ def test_board_in_real_api_server_requires_login(board_server):
     summary = s.get(af.url(f"/pubwatch/period/{closed}"), timeout=30)
     late = summary.text.split('id="unverified"')[0]
     assert "县财政局" in late and "县公安局" not in late      # gaj's portal could not be checked
+    xlsx = s.get(af.url(f"/pubwatch/period/{closed}/download.xlsx"), timeout=60)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert requests.get(af.url(f"/pubwatch/period/{closed}/download.xlsx"), timeout=30).status_code == 401
     plugins = s.get(af.url("/api/v2/plugins"), timeout=30).json()["plugins"]
     (ours,) = [p for p in plugins if p["name"] == "pubwatch_board"]
     assert ours["external_views"][0]["url_route"] == "pubwatch"
@@ -136,10 +139,17 @@ def test_supervisor_opens_board_from_navigation(board_server, tmp_path):
             page.screenshot(path=str(tmp_path / "board-unit.png"), full_page=True)
             frame.locator("a", has_text="返回看板").click()
             frame.locator("table#matrix").wait_for(timeout=30_000)
+            frame.locator("a", has_text="周通报汇总").click()
+            frame.locator("table#unverified").wait_for(timeout=30_000)
+            assert frame.locator('table.late tr[data-unit="czj"]').count() >= 1
+            assert frame.locator('table.late tr[data-unit="gaj"]').count() == 0     # unknown is never late
+            assert frame.locator('table#unverified tr[data-unit="gaj"]').count() == 1
+            page.screenshot(path=str(tmp_path / "board-period.png"), full_page=True)
         finally:
             browser.close()
     assert dialogs == []                                  # the crawled <script> never ran
     target = ROOT / "test-output"
     target.mkdir(exist_ok=True)
     shutil.copy(out, target / "board.png")
-    shutil.copy(tmp_path / "board-unit.png", target / "board-unit.png")
+    for name in ("board-unit.png", "board-period.png"):
+        shutil.copy(tmp_path / name, target / name)

@@ -540,10 +540,12 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
     late: dict[str, list[SummaryLine]] = {label: [] for label in CATEGORIES.values()}
     at_risk, unverified = [], []
     order = {u: i for i, u in enumerate(units)}
+    newest = _newest_posts(store, sorted({v.unit_id for v in verdicts if v.status is Status.MISSED}), period.end_dt)
     for v in sorted(verdicts, key=lambda v: (order[v.unit_id], v.channel, v.rule)):
         counts[v.status.value] += 1
         unit = units[v.unit_id]
-        last = (v.evidence.get("last_post") or {}).get("date") or str(v.evidence.get("last_update") or "")[:10]
+        last = ((v.evidence.get("last_post") or {}).get("date") or str(v.evidence.get("last_update") or "")[:10]
+                or _fmt_date(newest.get((v.unit_id, v.channel))))
         line = SummaryLine(unit.id, unit.name, unit.category_label, CHANNEL_LABELS.get(v.channel, "整体"),
                            rule_label(v.rule), v.status.value, STATUS_LABELS[v.status], v.count, v.required,
                            v.reason, streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0,
@@ -561,6 +563,17 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
         late_by_category={k: v for k, v in late.items() if v}, at_risk=at_risk, unverified=unverified,
         downloads={fmt: f"period/{period.key}/download.{fmt}" for fmt in ("xlsx", "docx")},
         evaluated=bool(verdicts))
+
+
+def _newest_posts(store: Store, unit_ids: list[str], before: datetime) -> dict[tuple[str, str], datetime]:
+    """Newest stated publication time per (unit, channel) before `before` — one grouped query."""
+    if not unit_ids:
+        return {}
+    with store.Session() as s:
+        q = (select(Post.unit_id, Post.channel, func.max(Post.published_at))
+             .where(Post.unit_id.in_(unit_ids), Post.pinned.is_(False), Post.published_at < before)
+             .group_by(Post.unit_id, Post.channel))
+        return {(uid, ch): newest for uid, ch, newest in s.execute(q)}
 
 
 # ------------------------------------------------------------------------------------ rendering
