@@ -69,11 +69,8 @@ def parse_feed(body: bytes) -> ParsedFeed:
         raise FeedRejected("订阅源含 DTD 实体声明(<!ENTITY), 为安全起见拒绝解析 (entity declarations are not allowed)")
     doc = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     problem = _bozo_text(doc)
-    if not doc.entries:
-        if doc.bozo:
-            raise FeedRejected(f"订阅源不是有效的 XML, 无法解析: {problem}")
-        if not doc.version and not doc.feed:
-            raise FeedRejected("返回内容不是 RSS/Atom 订阅源 (not an RSS/Atom document)")
+    if not doc.version and not doc.entries:
+        raise FeedRejected("返回内容不是 RSS/Atom 订阅源 (not an RSS/Atom document)" + (f": {problem}" if problem else ""))
     feed = doc.feed
     updated = None
     for key in ("updated", "lastbuilddate", "published"):
@@ -91,6 +88,8 @@ def parse_feed(body: bytes) -> ParsedFeed:
         if item.published is None:
             undated += 1
         items.append(item)
+    if doc.bozo and not items:
+        raise FeedRejected(f"订阅源不是有效的 XML, 没有读出任何条目: {problem}")
     return ParsedFeed(items=dedupe_items(items), entries=len(doc.entries), updated=updated,
                       title=str(feed.get("title") or ""), generator=str(feed.get("generator") or ""),
                       warning=problem if doc.bozo else "", undated=undated)
