@@ -173,7 +173,8 @@ class FakeWeChatAPI:
 
         server = ThreadingHTTPServer((host, 0), Handler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True, name="fake-wechat")
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                                  name="fake-wechat")
         thread.start()
         try:
             yield f"http://{host}:{server.server_address[1]}{prefix}"

@@ -19,6 +19,7 @@ secret and the access token never appear in a message, exception or state.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -62,6 +63,23 @@ class ApiError(Exception):
         self.outcome, self.message, self.errcode, self.http_status = outcome, message, errcode, http_status
 
 
+class _MaskQueryFilter(logging.Filter):
+    """urllib3 logs every request line at DEBUG, query string included: mask access_token/secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ..http import mask_secrets
+
+        if record.args and any(isinstance(a, str) and "=" in a for a in record.args):
+            record.args = tuple(mask_secrets(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _install_log_mask() -> None:
+    target = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _MaskQueryFilter) for f in target.filters):
+        target.addFilter(_MaskQueryFilter())
+
+
 def _mask(text: str) -> str:
     from ..http import mask_secrets
     return mask_secrets(str(text or ""))[:200]
@@ -97,6 +115,7 @@ class WeChatClient:
         self.fetcher, self.base, self.appid, self._secret = fetcher, base.rstrip("/"), appid, secret
         self.busy_retries, self.busy_backoff = busy_retries, busy_backoff
         self.requests = 0
+        _install_log_mask()
 
     # -- token ------------------------------------------------------------------------------
     def token(self, *, refresh: bool = False) -> str:
