@@ -407,3 +407,106 @@ def test_split_lines_respects_limits_and_cuts_only_overlong_lines():
     assert all(utf8_len(p) <= 30 for p in parts)
     assert "".join(p.replace("\n", "") for p in parts) == text.replace("\n", "")
     assert split_lines("", 10) == [] and split_lines("\n\n", 10) == []
+
+
+# ----- end to end through the lead's dispatcher and ledger -------------------------------------
+def test_dispatch_renders_and_delivers_each_notice_once_per_channel(store, smtp_server, hook, tmp_path):
+    from datetime import date as _date
+
+    from pubwatch.notices.dispatch import deliver, plan_unit_notices
+    from pubwatch.notices.ledger import Ledger
+    from pubwatch.notices.render import render
+    from pubwatch.registry import parse_registry
+    from pubwatch.types import Status, Verdict
+
+    recorder, port = smtp_server
+    registry = parse_registry({"units": [{
+        "id": "jyj", "name": "县教育局", "category": "department",
+        "contacts": {"leader": {"name": "王建国", "email": "leader.jyj@county.example.gov.cn", "mobile": "13900000010"},
+                     "staff": {"name": "张丽", "email": "xxy.jyj@county.example.gov.cn", "mobile": STAFF_MOBILE}},
+        "portal": {"columns": [{"id": "gzdt", "name": "工作动态", "url": "http://127.0.0.1/gzdt/"}]}}]})
+    closed = [Verdict("jyj", "portal", "2026-W46", "weekly", Status.MISSED, 0, 1,
+                      evidence={"posts": [], "last_post": {"title": "[x](http://evil) @all", "url": "http://e/1",
+                                                           "date": "2026-11-02"}})]
+    planned = plan_unit_notices(registry, closed_period="2026-W46", closed=closed, current_period="2026-W47",
+                                current=[], reminder_due=True, streaks={("jyj", "portal"): 3}, escalate_after=2,
+                                base_ctx={"office": {"name": "某某县人民政府办公室", "short": "县政务公开办"},
+                                          "period_label": "2026年第46周(11月9日-11月15日)",
+                                          "deadline": _date(2026, 11, 15)})
+    assert [p.kind for p in planned] == ["overdue", "escalation"]
+
+    def make_message(rendered, notice):
+        return Message(subject=rendered.subject, text=rendered.text, html=rendered.html, markdown=rendered.markdown,
+                       to_emails=[c.email for c in notice.to if c.email],
+                       cc_emails=[c.email for c in notice.cc if c.email],
+                       mention_mobiles=[c.mobile for c in notice.to if c.mobile],
+                       meta={"unit_id": notice.unit_id, "period": notice.period, "kind": notice.kind})
+
+    channels = {"outbox": OutboxChannel(tmp_path / "outbox"), "email": email_channel(port), "wecom": wecom(hook)}
+    hook.script((200, {"errcode": 93000, "errmsg": "invalid webhook url"}))      # first WeCom post fails for good
+    first = deliver(Ledger(store), planned, channels, render=render, make_message=make_message, run_id="r1")
+    assert len(first.sent) == 5 and len(first.failed) == 1 and "wecom" in first.failed[0]
+    assert_no_secret(*first.failed)
+    subjects = sorted(email.message_from_bytes(e.content, policy=email.policy.default)["Subject"]
+                      for e in recorder.envelopes)
+    assert subjects == ["关于县教育局2026年第46周(11月9日-11月15日)政府网站和政务新媒体信息未按要求更新的通报",
+                        "关于县教育局连续3周未按要求更新政府网站和政务新媒体信息的督办提醒"]
+    assert (tmp_path / "outbox" / "2026-W46" / "jyj-escalation.md").is_file()
+    wecom_md = [b["markdown"]["content"] for b in hook.bodies() if b["msgtype"] == "markdown"]
+    assert wecom_md and all("@all" not in c and "](http://evil)" not in c for c in wecom_md)
+
+    second = deliver(Ledger(store), planned, channels, render=render, make_message=make_message, run_id="r2")
+    assert second.sent == [] and len(second.already) == 5     # nothing is sent twice
+    assert len(recorder.envelopes) == 2
+    dead = [n for n in Ledger(store).rows(period="2026-W46") if n.channel == "wecom" and n.status == "dead"]
+    assert len(dead) == 1 and WECOM_KEY not in dead[0].last_error
+
+
+# ----- TLS: implicit SSL (465) and STARTTLS (587) against a self-signed certificate -------------
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """A throwaway certificate for 127.0.0.1 (cryptography ships with Airflow)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return ctx
+
+
+@pytest.mark.parametrize("mode", ["ssl", "starttls"])
+def test_email_over_tls(self_signed, mode):
+    recorder = Recorder()
+    kwargs = {"ssl_context": self_signed} if mode == "ssl" else {"tls_context": self_signed, "require_starttls": True}
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **kwargs)
+    controller.start()
+    try:
+        # an untrusted certificate is a configuration problem: not retryable
+        with pytest.raises(DeliveryError) as info:
+            email_channel(controller.port, security=mode, login=None, password=None,
+                          from_addr="gongkai@county.example.gov.cn").send(message())
+        assert info.value.retryable is False and "证书" in str(info.value)
+        email_channel(controller.port, security=mode, login=None, password=None, verify_tls=False,
+                      from_addr="gongkai@county.example.gov.cn").send(message())
+        assert len(recorder.envelopes) == 1
+    finally:
+        controller.stop()
