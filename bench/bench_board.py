@@ -29,7 +29,7 @@ from pubwatch.store import Store, upgrade  # noqa: E402
 from pubwatch.types import TZ, ListItem, Status, Verdict  # noqa: E402
 
 TODAY = date(2026, 11, 20)
-STATUS_MIX = [Status.MET] * 14 + [Status.MISSED] * 3 + [Status.UNKNOWN] + [Status.EXEMPT] * 0
+STATUS_MIX = [Status.MET] * 14 + [Status.MISSED] * 3 + [Status.UNKNOWN]
 
 
 def make_registry(n_units: int):

@@ -275,6 +275,11 @@ def logged_in(client, plugin):
     return client
 
 
+def test_plugin_import_opens_nothing(plugin):
+    fresh = plugin._Resources()
+    assert plugin.resources._store is None and fresh._store is None and fresh._registry is None
+
+
 def test_plugin_declares_app_and_nav_entry(plugin):
     (view,) = plugin.PubwatchBoardPlugin.external_views
     assert view["name"] == "政务公开监测看板" and view["url_route"] == "pubwatch" and view["destination"] == "nav"

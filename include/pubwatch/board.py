@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import func, select
 
@@ -616,9 +616,3 @@ def render(template: str, *, root: str = "", **context: Any) -> str:
     """Render a board page. `root` is the URL prefix the board is mounted at (e.g. "/pubwatch")."""
     return _env().get_template(template).render(root=root.rstrip("/"),
                                                  generated_at=datetime.now(TZ), **context)
-
-
-def unit_ids_with_data(store: Store) -> Iterable[str]:
-    """Unit ids that have any evaluation (used by the matrix page to hint at an empty database)."""
-    with store.Session() as s:
-        return list(s.scalars(select(Evaluation.unit_id).distinct().limit(1000)))
