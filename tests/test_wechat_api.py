@@ -234,3 +234,38 @@ def test_edited_post_listed_twice_is_one_post(fetcher):
     merged = merge_items([res.items])
     assert len(merged) == 1
     assert merged[0].title == "修改后的标题" and merged[0].published == NOW - timedelta(hours=5)
+
+
+def test_two_sources_of_one_account_merge_to_each_post_once(fetcher):
+    """The API lists 发布 posts, a WeRead bridge lists 群发 posts; one post is in both (the API
+    with its /s?__biz link, the bridge with a /s/<id> short link)."""
+    from httpfaults import FaultServer
+
+    from pubwatch.demo.fake_wechat import render_feed
+    from pubwatch.sources.wechat import RssSource, merge_items
+
+    api_arts = [FakeArticle(titles=[f"发布{k}"], published=NOW - timedelta(days=k, hours=2), article_id=f"P{k}")
+                for k in range(3)]
+    shared = FakeArticle(titles=["两边都有的一篇"], published=NOW - timedelta(days=1, hours=7), article_id="S")
+    api = fake(api_arts + [shared])
+    bridge_posts = [{"title": f"群发{k}", "url": f"https://mp.weixin.qq.com/s/Mass{k}xxxxxxxxxxxxxxxx",
+                     "published": NOW - timedelta(days=k, hours=5)} for k in range(3)]
+    bridge_posts.append({"title": "两边都有的一篇", "url": "https://mp.weixin.qq.com/s/SharedShortLink000000",
+                         "published": shared.published.replace(second=30)})
+    with FaultServer() as srv, api.serve() as base:
+        srv.route("/feed.xml", body=render_feed("wechat2rss", "某某县教育局", bridge_posts, NOW),
+                  headers={"Content-Type": "application/rss+xml"})
+        feed_src = RssSource(SourceConfig(id="jyj.wechat.rss", unit_id="jyj", channel="wechat", type="rss",
+                                          name="某某县教育局", url=srv.url("/feed.xml")))
+        ctx = CrawlContext(fetcher=fetcher, now=NOW, since=date(2026, 2, 20), get_secret=secrets)
+        from_api = make(base).fetch(ctx)
+        from_feed = feed_src.fetch(ctx)
+    assert from_api.outcome is Outcome.OK and from_feed.outcome is Outcome.OK
+    assert len(from_api.items) == 4 and len(from_feed.items) == 4
+    merged = merge_items([from_api.items, from_feed.items])
+    assert len(merged) == 7
+    both = [m for m in merged if m.title == "两边都有的一篇"]
+    assert len(both) == 1 and both[0].url.startswith("https://mp.weixin.qq.com/s?__biz=")
+    assert both[0].published == shared.published
+    # merging again (e.g. the next crawl) changes nothing
+    assert merge_items([merged, from_feed.items]) == merged
