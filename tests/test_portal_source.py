@@ -188,14 +188,14 @@ def test_page_that_is_not_a_list_is_parse_failed(srv):
     assert res.outcome is Outcome.PARSE_FAILED and "改版" in res.message and res.items == []
 
 
-def test_zero_items_where_items_used_to_be_is_parse_failed_unless_allowed(srv):
-    empty_list = trs_page([], 0, 1)
-    srv.route("/jyj/gzdt/", body=empty_list)
+def test_empty_shell_is_parse_failed_but_a_column_saying_empty_is_ok(srv):
+    srv.route("/shell/", body=trs_page([], 0, 1))             # the list area is simply gone
+    srv.route("/none/", body=trs_page([], 0, 1).replace('<ul class="list">', '<ul class="list"><li>暂无信息</li>'))
     with fetcher() as f:
-        res = column(srv.url("/jyj/gzdt/")).fetch(ctx(f, previous_items=12))
-        allowed = column(srv.url("/jyj/gzdt/"), allow_empty=True).fetch(ctx(f, previous_items=12))
-    assert res.outcome is Outcome.PARSE_FAILED and "改版" in res.message
-    assert allowed.outcome is Outcome.OK and allowed.items == []
+        shell = column(srv.url("/shell/"), allow_empty=True).fetch(ctx(f, previous_items=12))
+        none = column(srv.url("/none/")).fetch(ctx(f, previous_items=12))
+    assert shell.outcome is Outcome.PARSE_FAILED and "改版" in shell.message
+    assert none.outcome is Outcome.OK and none.items == [] and none.state["validators"]
 
 
 def test_never_raises_even_with_a_broken_fetcher():
