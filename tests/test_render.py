@@ -70,7 +70,9 @@ def test_reminder_names_unit_channels_counts_and_deadline(unit):
     assert out.subject == f"关于县教育局{LABEL}政府网站和政务新媒体信息更新的提醒"
     assert "县教育局张丽同志：" in out.text
     assert "微信公众号（每周更新）：应更新不少于1条，目前0条。" in out.text
-    assert "请于2026年11月20日（星期五）前完成更新" in out.text
+    assert "请于今天（11月20日，星期五）下班前完成更新" in out.text      # sent on the deadline day
+    later = render("reminder", {**unit_ctx(unit, "reminder", [at_risk]), "deadline": date(2026, 11, 22)})
+    assert "请于2026年11月22日（星期日）前完成更新" in later.text and "2026年11月22日（星期日）前" in later.markdown
     assert "门户网站" not in out.text.split("以下渠道")[1].split("请于")[0]   # only the channel at risk
     assert "0550-1234567" in out.text and out.text.rstrip().endswith("2026年11月20日")
     assert out.markdown.startswith("### 信息更新提醒") and "微信公众号（每周更新）" in out.markdown

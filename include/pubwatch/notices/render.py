@@ -148,6 +148,16 @@ def rule_label(rule: Any) -> str:
     return _rule_label(str(rule))
 
 
+def deadline_text(deadline: Any, now: Any) -> str:
+    """"今天（11月20日，星期五）下班前" when the deadline is the sending day, else "2026年11月22日（星期日）前"."""
+    d = _as_date(deadline)
+    if d is None:
+        return "本周内"
+    if d == _as_date(now):
+        return f"今天（{short_date(d)}，{weekday_cn(d)}）下班前"
+    return f"{cn_date(d)}（{weekday_cn(d)}）前"
+
+
 # ----- view models ------------------------------------------------------------------------------
 def _post(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, Mapping):
@@ -180,6 +190,7 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["period_label"] = ctx.get("period_label") or ctx.get("period_key") or ""
     out["streak"] = int(ctx.get("streak") or 0)
     out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
+    out["deadline_text"] = deadline_text(ctx.get("deadline"), out["generated_at"])
     if kind == "summary":
         counts = {Status(k): int(n) for k, n in (ctx.get("counts") or {}).items()}
         out["count_items"] = [(status_label(s), counts.get(s, 0)) for s in Status if counts.get(s)]
