@@ -113,45 +113,27 @@ def test_token_rejected_twice_is_a_source_error(fetcher):
     assert res.outcome is Outcome.SOURCE_ERROR and "42001" in res.message
 
 
-def test_quota_error(fetcher):
+@pytest.mark.parametrize("errcode,outcome,message", [
+    (45009, Outcome.SOURCE_ERROR, "接口调用次数超限(45009), 明日自动重试"),
+    (40164, Outcome.SOURCE_ERROR, "服务器IP不在公众号白名单(40164), 请在公众号后台把 203.0.113.7 加入IP白名单"),
+    (48001, Outcome.SOURCE_ERROR, "公众号未认证或无此接口权限(48001)"),
+    (40013, Outcome.CONFIG_ERROR, None),
+])
+def test_errcodes_become_honest_outcomes(fetcher, errcode, outcome, message):
     api = fake()
-    api.queued_errors = [45009]
+    api.queued_errors = [errcode]
     res = run(api, fetcher)
-    assert res.outcome is Outcome.SOURCE_ERROR
-    assert res.message == "接口调用次数超限(45009), 明日自动重试"
+    assert res.outcome is outcome and res.items == []
+    assert res.message == message if message else str(errcode) in res.message
+    assert len(batch_calls(api)) == 1                   # not retried
 
 
 def test_quota_mid_paging_keeps_what_was_read(fetcher):
     api = fake()
-    with api.serve() as base:
-        api.queued_errors = []
-        src = make(base, page_size=5)
-        # let two pages through, then quota
-        original = api._batchget
-        served = {"n": 0}
-
-        def batchget(token, payload):
-            served["n"] += 1
-            return api._error(45009) if served["n"] == 3 else original(token, payload)
-        api._batchget = batchget
-        res = src.fetch(CrawlContext(fetcher=fetcher, now=NOW, since=date(2026, 1, 1), get_secret=secrets))
+    api.errors_at = {3: 45009}
+    res = run(api, fetcher, since=date(2026, 1, 1), page_size=5)
     assert res.outcome is Outcome.SOURCE_ERROR and "45009" in res.message
     assert len(res.items) == 12 and res.pages == 2 and "已保留" in res.message
-
-
-def test_ip_whitelist_error_names_the_ip(fetcher):
-    api = fake()
-    api.queued_errors = [40164]
-    res = run(api, fetcher)
-    assert res.outcome is Outcome.SOURCE_ERROR
-    assert res.message == "服务器IP不在公众号白名单(40164), 请在公众号后台把 203.0.113.7 加入IP白名单"
-
-
-def test_unverified_account(fetcher):
-    api = fake()
-    api.queued_errors = [48001]
-    res = run(api, fetcher)
-    assert res.outcome is Outcome.SOURCE_ERROR and res.message == "公众号未认证或无此接口权限(48001)"
 
 
 def test_busy_is_retried_then_succeeds(fetcher):

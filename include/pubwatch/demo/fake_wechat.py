@@ -3,7 +3,7 @@
 `FakeWeChatAPI` answers, under a path prefix, ``POST /cgi-bin/stable_token``, ``GET
 /cgi-bin/token`` and ``POST /cgi-bin/freepublish/batchget`` with the real JSON shapes, driven by
 an in-memory list of `FakeArticle`s, with scriptable faults: token expiry after N batchget calls
-(40001/42001), queued errcodes (45009, 40164, 48001, -1 …), a missing stable_token endpoint, a
+(40001/42001), queued errcodes (45009, 40164, 48001, -1 …) or errcodes at the Nth batchget call, a missing stable_token endpoint, a
 wrong AppSecret. Use it standalone (``with api.serve() as base: …``) or mount it on the demo
 portal (``portal.extra_routes[prefix] = api.portal_route(prefix)``).
 
@@ -69,6 +69,8 @@ class FakeWeChatAPI:
         self.stable_token_enabled = True
         self.expire_token_after: int | None = None   # batchget calls a token is good for
         self.queued_errors: list[int] = []            # errcodes the next batchget calls answer
+        self.errors_at: dict[int, int] = {}           # batchget call number (1-based) -> errcode
+        self.batchget_calls = 0
         self.token_errors: list[int] = []             # errcodes the next token calls answer
         self.calls: list[tuple[str, str]] = []        # (method, path) in order
         self.bodies: list[Any] = []
@@ -124,6 +126,9 @@ class FakeWeChatAPI:
         if self.expire_token_after is not None and self._tokens[token] >= self.expire_token_after:
             return self._error(42001)
         self._tokens[token] += 1
+        self.batchget_calls += 1
+        if self.batchget_calls in self.errors_at:
+            return self._error(self.errors_at[self.batchget_calls])
         if self.queued_errors:
             return self._error(self.queued_errors.pop(0))
         if not isinstance(payload, dict):
