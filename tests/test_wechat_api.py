@@ -251,3 +251,11 @@ def test_two_sources_of_one_account_merge_to_each_post_once(fetcher):
     assert both[0].published == shared.published
     # merging again (e.g. the next crawl) changes nothing
     assert merge_items([merged, from_feed.items]) == merged
+
+
+def test_ip_whitelist_on_the_token_call_does_not_fall_back(fetcher):
+    api = fake()
+    api.token_errors = [40164]
+    res = run(api, fetcher)
+    assert res.outcome is Outcome.SOURCE_ERROR and "203.0.113.7" in res.message
+    assert [p for _, p in api.calls] == ["/cgi-bin/stable_token"]
