@@ -20,12 +20,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import content
 from .content import DemoPost, posts_for, scenario_of
+from .fake_wechat import FakeArticle, FakeWeChatAPI, fake_article_url, render_feed
 
 PAGE_SIZE = 10
 TRS_UNITS = {"jyj", "wjw", "mzj", "czj", "nyncj", "hbj", "tjj", "tyjrj", "wlj", "gaj", "sjj"}
 JCMS_UNITS = {"zjj": 10231, "cgz": 10457, "lqz": 10462}
 TABLE_UNITS = {"smx"}
-RSS_STYLE = {"tyjrj": "wechat2rss"}
+RSS_STYLE = {"tyjrj": "wechat2rss", "wlj": "rsshub", "cgz": "rsshub-atom"}
+# hbj's account is read from two sources at once: the official API lists its 发布 posts (even
+# sequence numbers here), a bridge feed lists its 群发 posts (odd ones) — merged, counted once.
+TWO_SOURCE_UNITS = {"hbj"}
+DEMO_APPID, DEMO_SECRET = "wx_demo_hbj", "demo-not-a-real-secret"
 SITE_NAME = "某某县人民政府"
 
 WAF_412 = """<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">
@@ -118,21 +123,14 @@ def _article(p: DemoPost) -> str:
 </body></html>"""
 
 
-def _rss(unit: str, posts: list[DemoPost], base: str, built: datetime, style: str) -> str:
-    name = content.UNIT_SHORT[unit]
-    items = []
-    for p in posts[:20]:
-        link = f"https://mp.weixin.qq.com/s/{hashlib.md5(f'{unit}{p.seq}'.encode()).hexdigest()[:22]}"
-        items.append(f"""<item><title><![CDATA[{p.title}]]></title><link>{link}</link>
-<guid isPermaLink="false">{unit}-{p.seq}</guid><pubDate>{format_datetime(p.published)}</pubDate>
-<description><![CDATA[<p>{html.escape(p.title)}</p>]]></description><author>{name}</author></item>""")
-    gen = "wechat2rss" if style == "wechat2rss" else "we-mp-rss"
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>{name}</title><link>{base}/feeds/{unit}.xml</link>
-<description>{name}微信公众号</description><generator>{gen}</generator>
-<lastBuildDate>{format_datetime(built)}</lastBuildDate>
-{chr(10).join(items)}
-</channel></rss>"""
+def _feed_posts(unit: str, posts: list[DemoPost]) -> list[dict]:
+    return [{"title": p.title, "url": fake_article_url(f"{unit}-{p.seq}"), "published": p.published}
+            for p in posts[:20]]
+
+
+def _api_articles(unit: str, posts: list[DemoPost]) -> list[FakeArticle]:
+    return [FakeArticle(titles=[p.title], published=p.published, urls=[fake_article_url(f"{unit}-{p.seq}")],
+                        article_id=f"{unit}-{p.seq}") for p in posts]
 
 
 class DemoPortal:
@@ -153,8 +151,12 @@ class DemoPortal:
 
     def env(self) -> dict[str, str]:
         """Environment the demo registry (include/units.yaml) expands."""
+        import json
+
         monday = content.week_monday(self.as_of)
-        return {"PUBWATCH_DEMO_BASE": self.base_url, "PUBWATCH_DEMO_WEEK_START": monday.isoformat()}
+        conn = json.dumps({"conn_type": "generic", "login": DEMO_APPID, "password": DEMO_SECRET})
+        return {"PUBWATCH_DEMO_BASE": self.base_url, "PUBWATCH_DEMO_WEEK_START": monday.isoformat(),
+                "AIRFLOW_CONN_PUBWATCH_WX_HBJ": conn}
 
     # ---------------------------------------------------------------- routing
     def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
@@ -214,9 +216,19 @@ class DemoPortal:
         posts = self._posts(unit, "wechat")
         if scenario_of(unit, "wechat") is None:
             return 404, _html_headers("utf-8"), b"no such feed"
+        if unit in TWO_SOURCE_UNITS:
+            posts = [p for p in posts if p.seq % 2 == 1]
         built = posts[0].published if scenario_of(unit, "wechat") == "stale" and posts else self.as_of
-        body = _rss(unit, posts, self.base_url, built, RSS_STYLE.get(unit, "we-mp-rss")).encode()
-        return 200, {"Content-Type": "application/rss+xml; charset=utf-8"}, body
+        style = RSS_STYLE.get(unit, "we-mp-rss")
+        body = render_feed(style, content.UNIT_SHORT[unit], _feed_posts(unit, posts), built)
+        ctype = "application/atom+xml" if "atom" in style else "application/rss+xml"
+        return 200, {"Content-Type": f"{ctype}; charset=utf-8"}, body
+
+    def wechat_api(self) -> FakeWeChatAPI:
+        """The fake official API for the two-source units (their 发布 posts)."""
+        articles = [a for unit in sorted(TWO_SOURCE_UNITS)
+                    for a in _api_articles(unit, [p for p in self._posts(unit, "wechat") if p.seq % 2 == 0])]
+        return FakeWeChatAPI(articles, appid=DEMO_APPID, secret=DEMO_SECRET)
 
     # ---------------------------------------------------------------- server
     def start(self) -> "DemoPortal":
@@ -261,6 +273,7 @@ class DemoPortal:
             def do_POST(self):
                 self._serve(False)
 
+        self.extra_routes.setdefault("/wxapi", self.wechat_api().portal_route("/wxapi"))
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="demo-portal")

@@ -45,7 +45,7 @@ class Source:
 
 def make_source(config: SourceConfig) -> Source:
     # Importing the modules registers their classes.
-    from . import portal, wechat  # noqa: F401
+    from . import portal, wechat, wechat_api, wechat_export  # noqa: F401
 
     try:
         cls = SOURCE_TYPES[config.type]
