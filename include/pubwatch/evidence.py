@@ -148,9 +148,9 @@ def after_crawl(store: Store, source_cfg: SourceConfig, attempt_id: int, seen_at
     with store.Session.begin() as s:
         if _latest_ok_before(s, source_cfg, attempt_id, seen_at, verified_only=False) is None:
             return {"new": 0, "backdated": 0, "burst": False, "first_crawl": True}
-        new_posts = list(s.scalars(select(Post).where(Post.source_id == source_cfg.id,
-                                                      Post.first_seen_attempt_id == attempt_id,
-                                                      Post.pinned.is_(False)).order_by(Post.id)))
+        new_posts = list(s.scalars(select(Post).where(
+            Post.unit_id == source_cfg.unit_id, Post.source_id == source_cfg.id,
+            Post.first_seen_attempt_id == attempt_id, Post.pinned.is_(False)).order_by(Post.id)))
         if not new_posts:
             return {"new": 0, "backdated": 0, "burst": False}
         genuine = [p for p in new_posts if not _known_under_other_url(s, p)]
@@ -178,7 +178,8 @@ def _is_relisting(s, cfg: SourceConfig, seen_at: datetime, n_new: int, settings:
     if n_new < max(settings.relist_min_posts, 1):
         return False
     listed_now = s.scalar(select(func.count()).select_from(Post).where(
-        Post.source_id == cfg.id, Post.last_seen_at == seen_at, Post.pinned.is_(False))) or 0
+        Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.last_seen_at == seen_at,
+        Post.pinned.is_(False))) or 0
     return n_new >= settings.relist_share * max(listed_now, 1)
 
 
@@ -196,7 +197,8 @@ def _previous_ok_attempts(s, cfg: SourceConfig, attempt_id: int, seen_at: dateti
 def _oldest_listed(s, cfg: SourceConfig, at: datetime) -> datetime | None:
     """The oldest stated date among the posts the crawl at `at` saw (first seen ≤ at ≤ last seen)."""
     return s.scalar(select(func.min(Post.published_at)).where(
-        Post.source_id == cfg.id, Post.pinned.is_(False), Post.published_at.is_not(None),
+        Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.pinned.is_(False),
+        Post.published_at.is_not(None),
         Post.first_seen_at <= at, Post.last_seen_at >= at))
 
 
@@ -277,7 +279,7 @@ def _last_new_post_before(s, cfg: SourceConfig, attempt_id: int, seen_at: dateti
         CrawlAttempt.outcome == Outcome.OK.value, CrawlAttempt.started_at < seen_at))
     if first_ok is None:
         return None
-    mine = and_(Post.source_id == cfg.id, Post.pinned.is_(False),
+    mine = and_(Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.pinned.is_(False),
                 or_(Post.first_seen_attempt_id.is_(None), Post.first_seen_attempt_id != attempt_id))
     later = s.scalar(select(func.max(Post.first_seen_at)).where(mine, Post.first_seen_at > first_ok))
     if later is not None:
