@@ -302,6 +302,12 @@ def test_urls_point_at_services_of_this_stack():
     assert tracking.password == postgres_env["PUBWATCH_DB_PASSWORD"]
     assert make_url(env["AIRFLOW_CONN_PUBWATCH_DB"]).database == tracking.database
     assert "@redis:6379/" in env["AIRFLOW__CELERY__BROKER_URL"]
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which the image does not ship: every
+    # URL that reaches SQLAlchemy names psycopg2 (the Celery result backend too, after "db+").
+    backend = make_url(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+    for url in (meta, tracking, backend):
+        assert url.drivername == "postgresql+psycopg2", url.drivername
+    assert backend.host == "postgres" and backend.database == meta.database
     init_mount = [v for v in services["postgres"]["volumes"] if v.startswith("./scripts/init-pubwatch-db.sh:")]
     assert init_mount and init_mount[0].split(":")[1].startswith("/docker-entrypoint-initdb.d/")
 
@@ -333,6 +339,10 @@ def test_dockerfile_pins_airflow_and_installs_requirements():
         arg = re.search(rf"^ARG {provider.upper()}_PROVIDER_VERSION=(\d+\.\d+\.\d+)$", text, re.M)
         assert arg, f"{provider} provider must be pinned to an exact version"
         assert f"apache-airflow-providers-{provider}==${{{provider.upper()}_PROVIDER_VERSION}}" in install
+    # celery 5.7.0 breaks the Celery provider's result backend import: the image must pin 5.6.
+    celery = re.search(r"^ARG CELERY_VERSION=(\d+)\.(\d+)\.(\d+)$", text, re.M)
+    assert celery and (int(celery[1]), int(celery[2])) < (5, 7)
+    assert '"celery[redis]==${CELERY_VERSION}"' in install
 
 
 def test_image_contains_what_the_compose_runs():
