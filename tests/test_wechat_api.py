@@ -190,7 +190,7 @@ def test_missing_credentials_are_config_errors(fetcher):
             raise KeyError(f"connection {conn_id} not found ({SECRET})")
         failing = src.fetch(CrawlContext(fetcher=fetcher, now=NOW, get_secret=boom))
     assert {no_lookup.outcome, empty.outcome, failing.outcome} == {Outcome.CONFIG_ERROR}
-    assert SECRET not in failing.message
+    assert SECRET not in failing.message and "找不到连接 wechat_jyj" in failing.message
     assert not api.calls
 
 

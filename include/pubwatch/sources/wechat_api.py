@@ -220,6 +220,10 @@ class WeChatApiSource(Source):
         try:
             secret = ctx.get_secret(conn_id) or {}
         except Exception as exc:  # the DAG layer's lookup failed: a config problem, never a crash
+            # The exception text is not shown: a lookup error might echo what it found.
+            if isinstance(exc, LookupError) or "NotFound" in type(exc).__name__:
+                return SourceResult(Outcome.CONFIG_ERROR, message=(
+                    f"找不到连接 {conn_id}: 请在 Airflow 的 Admin → Connections 中新建 (login=AppID, password=AppSecret)"))
             return SourceResult(Outcome.CONFIG_ERROR, message=f"读取连接 {conn_id} 失败: {type(exc).__name__}")
         appid, appsecret = str(secret.get("login") or ""), str(secret.get("password") or "")
         if not appid or not appsecret:
