@@ -117,9 +117,10 @@ def _first(pattern: re.Pattern, text: str, has_year: bool, pos: int = 0,
     return None
 
 
-def scan_date(text: str, *, month_day: bool = True) -> DateMatch | None:
-    """The date a piece of text states: a labelled one first, else the first full date, else
-    (if `month_day`) the first month-day. `text` may be raw (it is NFKC-normalized here)."""
+def scan_date(text: str, *, month_day: bool = True, labelled_only: bool = False) -> DateMatch | None:
+    """The date a piece of text states: a labelled one first, else (unless `labelled_only`) the
+    first full date, else (if `month_day`) the first month-day. `text` may be raw (it is
+    NFKC-normalized here)."""
     if not text:
         return None
     text = normalize_text(text)
@@ -130,6 +131,8 @@ def scan_date(text: str, *, month_day: bool = True) -> DateMatch | None:
                 found = _first(_MONTH_DAY, text, False, lm.end(), anchored=True)
             if found:
                 return found
+    if labelled_only:
+        return None
     found = _first(_FULL, text, True)
     if found is None and month_day:
         found = _first(_MONTH_DAY, text, False)
