@@ -222,3 +222,9 @@ def test_cli_output_is_utf8_not_escaped(tmp_path):
                          capture_output=True, env={"PYTHONPATH": str(Path(__file__).parents[1] / "include"),
                                                    "PYTHONIOENCODING": "utf-8"}, check=True)
     assert "春耕备耕忙".encode() in out.stdout and b"\\u" not in out.stdout
+
+
+def test_entity_text_inside_an_item_is_just_text():
+    body = render_feed("rsshub", "x", [{"title": "XML 教程: <!ENTITY> 是什么", "url": "https://mp.weixin.qq.com/s/Xml1",
+                                        "published": NOW}], NOW)
+    assert [i.title for i in parse_feed(body).items] == ["XML 教程: 是什么"]

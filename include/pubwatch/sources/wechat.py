@@ -32,7 +32,7 @@ DEFAULT_STALE_HOURS = 48.0
 # A DOCTYPE that declares entities: real feeds never do; feedparser would expand internal ones
 # (billion laughs) — we refuse the document instead.
 _ENTITY_DECL_RE = re.compile(rb"<!ENTITY", re.I)
-_DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
+_ROOT_RE = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.I)   # entity declarations can only precede it
 
 
 class FeedRejected(ValueError):
@@ -64,8 +64,9 @@ def parse_feed(body: bytes) -> ParsedFeed:
     """Parse an RSS/Atom document (bytes; feedparser handles the encoding). Raises FeedRejected
     for entity declarations, for a document that is not a feed, and for malformed XML with no
     entries."""
-    head = body[:65_536]
-    if _ENTITY_DECL_RE.search(head) or (_DOCTYPE_RE.search(head) and b"<!ENTITY" in body.upper()):
+    root = _ROOT_RE.search(body)
+    prolog = body[:root.start()] if root else body[:65_536]
+    if _ENTITY_DECL_RE.search(prolog):
         raise FeedRejected("订阅源含 DTD 实体声明(<!ENTITY), 为安全起见拒绝解析 (entity declarations are not allowed)")
     doc = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     problem = _bozo_text(doc)
