@@ -109,10 +109,9 @@ def as_of(context: dict) -> datetime:
 
 def logical_time(context: dict) -> datetime:
     run = context["dag_run"]
-    value = context.get("logical_date") or run.logical_date or run.run_after
-    if value.tzinfo is None:   # Airflow stores UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value
+    from pubwatch.jobs import plain_datetime
+
+    return plain_datetime(context.get("logical_date") or run.logical_date or run.run_after)
 
 
 # ----------------------------------------------------------------------------- task bodies

@@ -104,9 +104,17 @@ def env_secret(conn_id: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ periods
+def plain_datetime(value: datetime) -> datetime:
+    """A stdlib aware datetime (UTC when naive). pendulum's DateTime (Airflow's logical dates) with a
+    zoneinfo tz turns naive on arithmetic, so it never enters the library."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+
+
 def week_context(logical_date: datetime, calendar: WorkCalendar) -> dict[str, Any]:
     """The weeks a run at `logical_date` looks at: the current week (as of now) and the closed one."""
-    as_of = logical_date.astimezone(TZ)
+    as_of = plain_datetime(logical_date).astimezone(TZ)
     current = Period.week_of(as_of)
     closed = current.previous()
     reminder = calendar.reminder_day(current)
@@ -165,8 +173,7 @@ def project_path(*parts: str) -> Path:
 def run_time_for(logical_date: datetime, period_key: str | None = None) -> datetime:
     """The 'as of' time of a run: its logical date, or — when a past week is asked for — the Friday
     09:00 of the week after it, so that week is the run's closed week."""
-    if logical_date.tzinfo is None:
-        logical_date = logical_date.replace(tzinfo=timezone.utc)
+    logical_date = plain_datetime(logical_date)
     if not period_key:
         return logical_date.astimezone(TZ)
     week = Period.parse(period_key)

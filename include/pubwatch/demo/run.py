@@ -70,7 +70,7 @@ def main() -> int:
         res = _airflow(["dags", "test", "pubwatch_weekly", logical], env, quiet=True)
         log_path = config.var_dir() / "last-run.log"
         log_path.write_text(res.stdout or "")
-        if res.returncode != 0 or "state=failed" in (res.stdout or ""):
+        if res.returncode != 0 or "new_state=failed" in (res.stdout or "") or "state=failed, run_type" in (res.stdout or ""):
             print((res.stdout or "")[-6000:])
             print(f"Airflow 运行失败, 完整日志: {log_path}")
             return res.returncode or 1
