@@ -37,6 +37,9 @@ AIRFLOW_VERSION = "3.3.2"
 VAR_RE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 BARE_VAR_RE = re.compile(r"(?<!\$)\$(?![{$])[A-Za-z_]")
 SECRET_KEY_RE = re.compile(r"PASSWORD|SECRET|FERNET|_KEY$|JWT")
+# Bind-mounted folders that are not in git (var/ is .gitignored and wiped by clean runs): Docker
+# creates them on first start, and airflow-init creates their subfolders and hands them to AIRFLOW_UID.
+CREATED_AT_START = {"./var"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -197,6 +200,43 @@ def test_env_file_stays_out_of_git_and_the_image():
     assert ".env" in ignored and ".git" in ignored and ".venv" in ignored
 
 
+def example_connections() -> dict[str, str]:
+    """The commented AIRFLOW_CONN_* examples of .env.example, uncommented, placeholders filled in."""
+    out = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"# (AIRFLOW_CONN_[A-Z0-9_]+)=(.+)$", line)
+        if m:
+            value = m.group(2).strip()
+            if value[0] == value[-1] == "'":
+                value = value[1:-1]
+            out[m.group(1)] = re.sub(r"CHANGE_ME\w*", lambda t: t.group(0).lower() + "0", value)
+    return out
+
+
+def test_example_connections_build_the_notice_channels_they_describe():
+    """Each example, read the way Airflow reads AIRFLOW_CONN_*, configures the channel it names."""
+    Connection = pytest.importorskip("airflow.models.connection").Connection
+    from pubwatch.notices.channels import channel_from_config
+
+    def conf(value: str) -> dict:
+        c = Connection.from_json(value, conn_id="x") if value.startswith("{") else Connection(conn_id="x", uri=value)
+        return {"login": c.login, "password": c.password, "host": c.host, "port": c.port, "schema": c.schema,
+                "extra": c.extra_dejson}
+
+    examples = example_connections()
+    assert {"AIRFLOW_CONN_PUBWATCH_SMTP", "AIRFLOW_CONN_PUBWATCH_WECOM", "AIRFLOW_CONN_PUBWATCH_DINGTALK"} <= set(examples)
+    email = channel_from_config("email", conf(examples["AIRFLOW_CONN_PUBWATCH_SMTP"]))
+    assert (email.host, email.port, email.security) == ("smtp.county.example.gov.cn", 465, "ssl")
+    assert email.from_addr == email.login == "gongkai@county.example.gov.cn" and email.from_name == "县政务公开办"
+    wecom = channel_from_config("wecom", conf(examples["AIRFLOW_CONN_PUBWATCH_WECOM"]))
+    assert wecom._url == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=change_me_robot_key0"
+    ding = channel_from_config("dingtalk", conf(examples["AIRFLOW_CONN_PUBWATCH_DINGTALK"]))
+    assert ding._url == "https://oapi.dingtalk.com/robot/send?access_token=change_me_access_token0"
+    assert ding._secret == "change_me_sec0"
+    wechat = conf(examples["AIRFLOW_CONN_WECHAT_JYJ"])
+    assert wechat["login"].startswith("wx") and wechat["password"] == "change_me_appsecret0"
+
+
 # ----------------------------------------------------------------------------- structure
 def test_build_context_dockerfile_and_mounted_paths_exist():
     compose = load_compose()
@@ -210,7 +250,10 @@ def test_build_context_dockerfile_and_mounted_paths_exist():
         for spec in service.get("volumes", []):
             source = spec if isinstance(spec, str) else spec.get("source", "")
             path = host_path(source) if isinstance(spec, str) else (source if spec.get("type") == "bind" else None)
-            if path:
+            if path in CREATED_AT_START:
+                assert path.removeprefix("./") + "/" in (REPO / ".gitignore").read_text().split()
+                assert "mkdir -p" in INIT_SCRIPT.read_text() and "${VAR_DIR}/outbox" in INIT_SCRIPT.read_text()
+            elif path:
                 assert (REPO / path).exists(), f"{name}: mounted host path {path} is missing from the repo"
         for env_file in service.get("env_file", []) or []:
             path = env_file if isinstance(env_file, str) else env_file["path"]
