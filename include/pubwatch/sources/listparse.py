@@ -114,7 +114,8 @@ def _text(el) -> str:
 
 
 # --------------------------------------------------------------------------------------- entry
-def _content_links(el) -> list:
+def _content_links(el) -> list[tuple[Any, str]]:
+    """(link, text) for the links of a block that could be an entry's title link."""
     links = [el] if el.tag == "a" else []
     links.extend(el.iter("a"))
     out = []
@@ -125,21 +126,15 @@ def _content_links(el) -> list:
         text = _text(a) or _clean(a.get("title"))
         if not text or _MORE.match(text):
             continue
-        out.append(a)
+        out.append((a, text))
     return out
 
 
 def _text_outside(el, skip) -> str:
-    """Text of `el` without the text inside `skip` (the tail after `skip` is kept)."""
-    inside = set(skip.iter()) if skip is not None else set()
-    parts = []
-    for node in el.xpath(".//text()"):
-        owner = node.getparent()
-        if node.is_tail:
-            owner = owner.getparent()          # a tail belongs to the element around its owner
-        if owner not in inside:
-            parts.append(str(node))
-    return _clean(" ".join(parts))
+    """Text of `el` without the text of its descendant `skip` (the tail after `skip` is kept)."""
+    full = el.text_content()
+    inner = skip.text_content() if skip is not None else ""
+    return _clean(full.replace(inner, " ", 1) if inner else full)
 
 
 def _date_child(link):
@@ -204,14 +199,14 @@ def _is_pinned(el, title: str) -> bool:
     return False
 
 
-def _entry(el, base: str, *, link=None, title_el=None, date_text: str | None = None,
+def _entry(el, *, link=None, title_el=None, date_text: str | None = None,
            date_cell=None) -> _Raw | None:
     """One list entry from a block element, or None if it holds no content link."""
     if link is None:
         links = _content_links(el)
-        if not links or len({a.get("href") for a in links}) > _MAX_LINKS or len(_text(el)) > _MAX_ENTRY_CHARS:
+        if not links or len({a.get("href") for a, _ in links}) > _MAX_LINKS or len(_text(el)) > _MAX_ENTRY_CHARS:
             return None                        # a layout block holding many entries, not one entry
-        link = max(links, key=lambda a: len(_text(a) or _clean(a.get("title"))))
+        link = max(links, key=lambda pair: len(pair[1]))[0]
     href = (link.get("href") or "").strip()
     if not href or _SKIP_HREF.match(href):
         return None
@@ -236,8 +231,7 @@ def _entry(el, base: str, *, link=None, title_el=None, date_text: str | None = N
     title = _PIN_TEXT.sub("", title).strip()
     if not title:
         return None
-    url = urljoin(base, re.sub(r"[\r\n\t]", "", href))
-    return _Raw(title, url, when, pinned)
+    return _Raw(title, re.sub(r"[\r\n\t]", "", href), when, pinned)   # resolved by _resolve
 
 
 # --------------------------------------------------------------------------------------- groups
@@ -283,7 +277,7 @@ def _header_date_column(rows: list) -> int | None:
     return None
 
 
-def _group_entries(els: list, base: str) -> list[_Raw]:
+def _group_entries(els: list) -> list[_Raw]:
     col = _header_date_column(els) if els and els[0].tag == "tr" else None
     out = []
     for el in els:
@@ -291,24 +285,34 @@ def _group_entries(els: list, base: str) -> list[_Raw]:
         if col is not None:
             cells = [c for c in el if isinstance(c.tag, str) and c.tag in ("td", "th")]
             cell = cells[col] if col < len(cells) else None
-        raw = _entry(el, base, date_cell=cell)
+        raw = _entry(el, date_cell=cell)
         if raw is not None and raw.when is None and cell is not None:
-            raw = _entry(el, base)
+            raw = _entry(el)
         if raw is not None:
             out.append(raw)
     return out
 
 
-def _best_group(root, base: str, only_tag: str | None = None) -> tuple[list[_Raw], str | None]:
-    best: tuple | None = None
+def _best_group(root, only_tag: str | None = None) -> tuple[list[_Raw], str | None]:
+    """The group of entries that is most likely the column's list (see the module docstring)."""
+    candidates = []
     for els in _groups(root):
         parent = els[0].getparent()
         if only_tag and els[0].tag != only_tag or parent.tag == "body" and els[0].tag == "div":
             continue                            # body > div: the page's layout regions
+        if els[0].tag == "a" and parent.tag in ("li", "dd", "dt", "td", "p", "h3", "h4"):
+            continue                            # the enclosing li/td/… is the entry
         if _excluded(parent):
             continue
         els = [el for el in els if not _EXCLUDE_CLASS.search(_PIN_CLASS.sub(" ", _classes(el)))]
-        entries = _group_entries(els, base)
+        if els:
+            candidates.append(els)
+    candidates.sort(key=len, reverse=True)
+    best: tuple | None = None
+    for els in candidates:
+        if best is not None and len(els) < best[0][1]:
+            break                               # cannot have more dated entries than the best
+        entries = _group_entries(els)
         if not entries:
             continue
         dated = sum(1 for e in entries if e.when is not None)
@@ -326,17 +330,23 @@ def _best_group(root, base: str, only_tag: str | None = None) -> tuple[list[_Raw
 # --------------------------------------------------------------------------------------- pagination
 _PAGE_NEXT = re.compile(r"^(?:下一页|下页|后页|后一页|next(?:\s*page)?|[>›»]{1,2})\s*[>›»]*$", re.I)
 _PAGE_LAST = re.compile(r"^(?:尾页|末页|最后一页|最末页|last(?:\s*page)?)\s*[>›»]*$", re.I)
-_CREATE_PAGE = re.compile(r"(?<!function\s)(?<!function)createPageHTML\s*\(([^()]*)\)")
+_CREATE_PAGE = re.compile(r"createPageHTML\s*\(([^()]*)\)")
 _VAR_INT = r"(?:var\s+)?{name}\s*=\s*['\"]?(\d+)"
 _MAX_PAGES = 500
 
 
 def _trs_pages(text: str, url: str) -> tuple[list[str], int] | None:
+    if "createPageHTML" not in text and "countPage" not in text:
+        return None
     args: list[str] = []
-    for m in _CREATE_PAGE.finditer(text):
-        args = [a.strip().strip("'\"") for a in m.group(1).split(",")]
-        if args and args[0]:
-            break
+    pos = text.find("createPageHTML")
+    while pos >= 0:                            # the call, not an inline `function createPageHTML(...)`
+        if not text[max(0, pos - 12):pos].rstrip().endswith("function"):
+            m = _CREATE_PAGE.match(text, pos)
+            if m:
+                args = [a.strip().strip("'\"") for a in m.group(1).split(",")]
+                break
+        pos = text.find("createPageHTML", pos + 14)
     if args and not re.fullmatch(r"\d+", args[0]) and not re.search(_VAR_INT.format(name=re.escape(args[0])), text):
         args = args[1:]                        # createPageHTML('page_div', count, current, ...)
     count = None
@@ -433,8 +443,11 @@ def _number_span(a: str, b: str) -> tuple[str, int, int, str] | None:
 
 
 # --------------------------------------------------------------------------------------- profiles
-def _finish(raws: list[_Raw], reference: date | None) -> list[ListItem]:
-    """Dedupe URLs, infer missing years over the page order, build ListItems."""
+def _finish(raws: list[_Raw], reference: date | None, base: str | None = None) -> list[ListItem]:
+    """Resolve hrefs against `base`, dedupe URLs, infer missing years in page order, build ListItems."""
+    if base is not None:
+        for r in raws:
+            r.url = urljoin(base, r.url)
     seen: set[str] = set()
     raws = [r for r in raws if not (r.url in seen or seen.add(r.url))]
     normal = [r for r in raws if not r.pinned and r.when is not None]
@@ -473,7 +486,7 @@ _RECORD = re.compile(r"<record>\s*(?:<!\[CDATA\[(.*?)\]\]>|(.*?))\s*</record>", 
 
 
 def _jcms(text: str, url: str, base: str) -> tuple[list[_Raw], list[str], int | None] | None:
-    if not re.search(r"<datastore\b|<recordset\b", text, re.I):
+    if "<datastore" not in text and "<recordset" not in text and not re.search(r"<(?:datastore|recordset)\b", text, re.I):
         return None
     raws = []
     records = _RECORD.findall(text)
@@ -487,7 +500,7 @@ def _jcms(text: str, url: str, base: str) -> tuple[list[_Raw], list[str], int | 
             continue
         blocks = [c for c in holder if isinstance(c.tag, str)]
         el = blocks[0] if len(blocks) == 1 else holder
-        raw = _entry(el, base)
+        raw = _entry(el)
         if raw is not None:
             raws.append(raw)
     next_urls, pages = _jcms_pages(text, url, len(records))
@@ -512,7 +525,7 @@ def _selectors(root, base: str, sel: dict) -> tuple[list[_Raw], list[str]]:
             continue
         title_el = one(el, sel.get("title"))
         date_el = one(el, sel.get("date"))
-        raw = _entry(el, base, link=link, title_el=title_el,
+        raw = _entry(el, link=link, title_el=title_el,
                      date_text=_text(date_el) if date_el is not None else None)
         if raw is not None:
             raws.append(raw)
@@ -684,14 +697,14 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
         got = _jcms(text, url, base)
         if got is not None:
             raws, next_urls, pages = got
-            return ParsedList(_finish(raws, reference), next_urls, True, "jcms", pages, empty=not raws)
+            return ParsedList(_finish(raws, reference, base), next_urls, True, "jcms", pages, empty=not raws)
     if profile == "selectors" or (profile == "auto" and selectors):
         if not selectors or not selectors.get("item"):
             raise ValueError("profile 'selectors' needs selectors={'item': CSS, ...}")
         raws, next_urls = _selectors(root, base, selectors)
         name = "selectors"
     else:
-        raws, tag = _best_group(root, base, only_tag="tr" if profile == "table" else None)
+        raws, tag = _best_group(root, only_tag="tr" if profile == "table" else None)
         name = profile if profile not in ("auto", "jcms") else ("table" if tag == "tr" else "generic")
         next_urls = []
     pages = None
@@ -707,7 +720,7 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
     if not raws:
         empty = _says_empty(root) and not _is_article(root, 0)
         return ParsedList([], next_urls if empty else [], empty, name, pages, empty=empty)
-    return ParsedList(_finish(raws, reference), next_urls, True, name, pages)
+    return ParsedList(_finish(raws, reference, base), next_urls, True, name, pages)
 
 
 _META_DATE_NAMES = ("pubdate", "publishdate", "firstpublishedtime", "publish_date", "publishtime",
