@@ -229,3 +229,15 @@ def test_cli_through_python_dash_m():
                           env={"PYTHONPATH": "include", "PATH": "/usr/bin:/bin"}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == spec["items"]
+
+
+def test_pinned_markers_and_look_alikes():
+    html = """<ul class="list">
+    <li class="top"><a href="/a1.html">县政府关于2026年森林防火期的通告</a><span>2026-10-01</span></li>
+    <li><span class="zhiding">置顶</span><a href="/a2.html">关于公开征集2027年民生实事项目建议的公告</a><span>2026-11-01</span></li>
+    <li><img src="/images/top.gif" alt="置顶"><a href="/a3.html">县人民政府2026年政府信息公开指南</a><span>2026-01-05</span></li>
+    <li><a class="margin-top" href="/a4.html">县政府召开第39次常务会议</a><span class="pad-top">2026-11-24</span></li>
+    <li><a href="/a5.html">县政府召开第38次常务会议</a><span>2026-11-20</span></li></ul>"""
+    parsed = parse_list(html, "http://x.gov.cn/c/", reference=date(2026, 11, 25))
+    assert [i.pinned for i in parsed.items] == [True, True, True, False, False]
+    assert [i.title for i in parsed.items][1] == "关于公开征集2027年民生实事项目建议的公告"

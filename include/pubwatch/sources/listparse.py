@@ -83,7 +83,9 @@ _MAX_LINKS = 3                 # an entry: its title link, maybe a category link
 _MAX_ENTRY_CHARS = 600         # title + summary + meta line of a news card
 _ELLIPSIS = ("…", "...", "..", "⋯", "……")
 _PIN_TEXT = re.compile(r"^\s*(?:[\[【(（]\s*置顶\s*[\]】)）]|置顶[:：]?)\s*")
-_PIN_CLASS = re.compile(r"(?:^|[\s_-])(?:top|zhiding|zd|istop|is-top|settop|sticky|pinned|ding)(?:$|[\s_-])", re.I)
+_PIN_CLASS = re.compile(r"(?:^|\s)(?:top|zhiding|zd|istop|is-top|is_top|settop|sticky|pinned|ding|"
+                        r"top-item|item-top|news-top|list-top)(?:$|\s)", re.I)
+_PIN_MARKERS = {"span", "em", "i", "b", "font", "strong", "label", "img", "sup"}
 _EXCLUDE_TAGS = {"nav", "header", "footer", "aside", "menu", "form", "select", "head", "script", "style",
                  "noscript", "template", "marquee"}
 _EXCLUDE_CLASS = re.compile(
@@ -191,7 +193,7 @@ def _is_pinned(el, title: str) -> bool:
         if sub is not el and sub.tag in ("span", "em", "i", "b", "font", "strong", "label") and _text(sub) in (
                 "置顶", "[置顶]", "【置顶】", "(置顶)", "（置顶）"):
             return True
-        if _PIN_CLASS.search(sub.get("class") or ""):
+        if (sub is el or sub.tag in _PIN_MARKERS) and _PIN_CLASS.search(sub.get("class") or ""):
             return True
         if sub.tag == "img" and ("置顶" in (sub.get("alt") or "") + (sub.get("title") or "")
                                  or re.search(r"zhiding|(?:^|[/_-])(?:top|zd)\d*\.(?:gif|png|jpe?g)", sub.get("src") or "", re.I)):
