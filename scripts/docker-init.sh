@@ -8,7 +8,7 @@
 #   3. airflow db migrate                     (Airflow metadata DB)
 #   4. admin user from AIRFLOW_ADMIN_*        (FAB auth manager; skipped for other auth managers)
 #   5. python -m pubwatch db upgrade          (tracking DB, Alembic, PUBWATCH_DB_URL)
-#   6. python -m pubwatch pools               (one Airflow pool per portal host → airflow pools set)
+#   6. python -m pubwatch pools               (one Airflow pool per portal host, created if missing)
 # Never prints a secret.
 set -euo pipefail
 
@@ -58,15 +58,21 @@ before scripts/init-pubwatch-db.sh existed, run: docker compose exec postgres ba
 
 # 6. -------------------------------------------------------------- pools per portal host
 # `python -m pubwatch pools` prints lines: airflow pools set NAME SLOTS 'DESCRIPTION'
+# Only missing pools are created: slots an admin changed (Admin → Pools) survive a re-run.
 if pool_lines="$(python -m pubwatch pools)"; then
-  count=0
+  existing="$(airflow pools list --output plain 2>/dev/null | awk 'NR > 1 {print $1}')"
+  created=0; kept=0
   while read -r _airflow _pools _set name slots desc; do
     [[ -n "${name:-}" ]] || continue
+    if grep -qxF -- "$name" <<< "$existing"; then
+      kept=$((kept + 1))
+      continue
+    fi
     desc="${desc#\'}"; desc="${desc%\'}"
     airflow pools set "$name" "$slots" "$desc" >/dev/null
-    count=$((count + 1))
+    created=$((created + 1))
   done <<< "$pool_lines"
-  say "${count} portal-host pool(s) set"
+  say "portal-host pools: ${created} created, ${kept} already there"
 else
   # A registry error must not keep Airflow down; the crawl DAG reports it too.
   say "警告 / WARNING: 登记表无法读取, 未设置抓取池 (units.yaml could not be read; pools not set). Fix it, then re-run airflow-init."

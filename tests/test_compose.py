@@ -518,14 +518,17 @@ def test_init_script_runs_natively_twice(pg_names, tmp_path):
         PUBWATCH_DEMO_BASE="http://www.county.example.gov.cn",
         PUBWATCH_VAR_DIR=str(tmp_path / "var"),
     )
-    for _ in range(2):
+    expected = ["pools: 1 created, 0 already there", "pools: 0 created, 1 already there"]
+    for run in range(2):
         proc = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=480)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert "1 portal-host pool(s) set" in proc.stdout
+        assert expected[run] in proc.stdout
         assert env["AIRFLOW_ADMIN_PASSWORD"] not in proc.stdout + proc.stderr
+        if run == 0:  # an admin widens the pool; the re-run must keep it
+            _psql("UPDATE slot_pool SET slots = 3 WHERE pool LIKE 'pubwatch_host_%'", pg_names["meta"])
     assert (tmp_path / "var" / "outbox").is_dir() and (tmp_path / "var" / "reports").is_dir()
     tables = _psql("SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'", pg_names["db"])
     assert "alembic_version" in tables.split(",") and len(tables.split(",")) > 2
     assert _psql("SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version'", pg_names["db"]) == pg_names["role"]
     pools = _psql("SELECT pool || ':' || slots FROM slot_pool WHERE pool LIKE 'pubwatch_host_%'", pg_names["meta"])
-    assert pools == "pubwatch_host_www_county_example_gov_cn:1"
+    assert pools == "pubwatch_host_www_county_example_gov_cn:3"
