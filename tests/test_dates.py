@@ -128,7 +128,7 @@ def test_month_day_never_after_reference(d, ref, style):
     assert found is not None
     assert ref - timedelta(days=366 * 8) <= found.date() <= ref + timedelta(days=1)
     assert (found.month, found.day) == (d.month, d.day)
-    if d <= ref and (ref - d).days < 365 and not (d.month, d.day) == (2, 29):
+    if d <= ref and (ref - d).days < 364 and not (d.month, d.day) == (2, 29):   # 1-day tolerance
         assert found.date() == d
 
 
