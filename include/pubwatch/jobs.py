@@ -132,6 +132,15 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
                                    calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
+    # Weeks before the closed one that were never evaluated (a new install, a gap in runs): evaluate
+    # them now from the stored posts, so streaks and escalation see the unit's real history.
+    lookback = int(rt.policies.setting("escalate_after") or 2) + 2
+    earlier = wk["closed"]
+    for _ in range(lookback):
+        earlier = earlier.previous()
+        if not rt.store.evaluations(earlier.key, [u.id for u in units]):
+            evaluate_period(rt.store, units, earlier, as_of=wk["as_of"], policies=rt.policies,
+                            calendar=rt.calendar)
     # Months too: quotas and their early warnings (the current month, and the one just closed).
     month = Period.month_of(wk["as_of"])
     for name, period in (("month", month), ("closed_month", month.previous())):
@@ -263,7 +272,10 @@ def _channels(send: bool, channel_configs: dict[str, dict] | None) -> dict[str, 
     channels: dict[str, Any] = {"outbox": OutboxChannel(config.outbox_dir())}
     if send:
         for name, conf in (channel_configs or {}).items():
-            channels[name] = channel_from_config(name, conf)
+            try:
+                channels[name] = channel_from_config(name, conf)
+            except (ValueError, KeyError) as exc:   # one broken connection must not stop the others
+                log.error("通知渠道 %s 配置错误, 本次跳过: %s", name, exc)
     return channels
 
 
