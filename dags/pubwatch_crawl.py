@@ -46,7 +46,7 @@ def pubwatch_crawl():
         finally:
             rt.close()
 
-    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4,
+    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL,
           doc_md="抓取一个单位的门户栏目和公众号。")
     def crawl_unit(unit: dict) -> dict:
         ctx = get_current_context()

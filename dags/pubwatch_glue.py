@@ -25,6 +25,9 @@ DEFAULT_ARGS = {"owner": OWNER, "retries": 2,
                 "retry_delay": timedelta(seconds=float(os.environ.get("PUBWATCH_RETRY_DELAY_SECONDS", "120")))}
 # A scheduled run that starts this long after its slot (catch-up, unpause) sends nothing.
 LATE_RUN_LIMIT = timedelta(hours=6)
+# Crawl tasks run in this pool: set PUBWATCH_CRAWL_POOL to the portal host's pool (created by
+# `python -m pubwatch pools`) so parallel workers never hammer one site. Default: Airflow's own.
+CRAWL_POOL = os.environ.get("PUBWATCH_CRAWL_POOL", "default_pool")
 NOTIFY_CONNECTIONS = {"email": "pubwatch_smtp", "wecom": "pubwatch_wecom", "dingtalk": "pubwatch_dingtalk"}
 
 

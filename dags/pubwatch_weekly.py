@@ -68,7 +68,7 @@ def pubwatch_weekly():
         finally:
             rt.close()
 
-    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4,
+    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL,
           doc_md="抓取一个单位的门户栏目和公众号, 保存新文章和每次抓取的结果。")
     def crawl_unit(unit: dict) -> dict:
         ctx = get_current_context()

@@ -23,6 +23,6 @@ def unit_pool(unit: Unit) -> str | None:
 
 
 def pools_for(registry: Registry, slots: int | None = None) -> list[tuple[str, int, str]]:
-    per_host = (registry.settings.get("fetch") or {}).get("pool_slots", DEFAULT_POOL_SLOTS)
+    per_host = (registry.settings.get("pools") or {}).get("slots_per_host", DEFAULT_POOL_SLOTS)
     hosts = sorted({s.host for u in registry.units for s in u.sources if s.channel == "portal" and s.host})
     return [(pool_name(h), slots or int(per_host), f"pubwatch crawl of {h}") for h in hosts]

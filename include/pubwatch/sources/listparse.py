@@ -295,7 +295,7 @@ def _group_entries(els: list) -> list[_Raw]:
     return out
 
 
-def _best_group(root, only_tag: str | None = None) -> tuple[list[_Raw], str | None]:
+def _best_group(root, only_tag: str | None = None, min_undated: int = 3) -> tuple[list[_Raw], str | None]:
     """The group of entries that is most likely the column's list (see the module docstring)."""
     candidates = []
     for els in _groups(root):
@@ -319,7 +319,7 @@ def _best_group(root, only_tag: str | None = None) -> tuple[list[_Raw], str | No
             continue
         dated = sum(1 for e in entries if e.when is not None)
         avg = sum(len(e.title) for e in entries) / len(entries)
-        if not dated and (len(entries) < 3 or avg < 8):
+        if not dated and (len(entries) < min_undated or avg < 8):
             continue                            # menus: short undated link lists
         score = (dated > 0, dated, len(entries), els[0].tag not in ("a", "div"), avg)
         if best is None or score > best[0]:
@@ -715,6 +715,10 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
         next_urls, pages = trs
         if profile == "auto" and name == "generic":
             name = "trs"
+        if not raws and profile != "selectors":
+            # The last page of an undated TRS list may hold only one or two items: the pager
+            # script proves this is a list page, so a short undated group is accepted here.
+            raws, _ = _best_group(root, only_tag="tr" if profile == "table" else None, min_undated=1)
     elif not next_urls:
         next_urls = _link_pages(root, base, url)
     if raws and _is_article(root, len(raws)):
