@@ -23,10 +23,10 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"pubwatch_weekly", "pubwatch_crawl"} <= set(dagbag.dag_ids)
+    assert {"pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe"} <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", ["pubwatch_weekly", "pubwatch_crawl"])
+@pytest.mark.parametrize("dag_id", ["pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe"])
 def test_dag_is_documented_owned_and_retried(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.doc_md and "做什么" in dag.doc_md      # Chinese text for supervisors
@@ -39,8 +39,9 @@ def test_dag_is_documented_owned_and_retried(dagbag, dag_id):
 
 
 def test_crawl_tasks_are_labelled_with_the_unit_name(dagbag):
-    for dag_id in ("pubwatch_weekly", "pubwatch_crawl"):
-        task = dagbag.dags[dag_id].get_task("crawl_unit")
+    for dag_id, task_id in (("pubwatch_weekly", "crawl_unit"), ("pubwatch_crawl", "crawl_unit"),
+                            ("pubwatch_probe", "probe_unit")):
+        task = dagbag.dags[dag_id].get_task(task_id)
         assert task.map_index_template == "{{ unit_label }}"
 
 
@@ -68,7 +69,7 @@ def test_params_validate(dagbag):
 def test_dag_files_do_no_heavy_work_at_parse_time():
     """Parsing a DAG file must not touch the tracking DB, the registry or the network."""
     code = ("import sys, time; sys.path.insert(0, %r); t = time.perf_counter();"
-            "import pubwatch_weekly, pubwatch_crawl; "
+            "import pubwatch_weekly, pubwatch_crawl, pubwatch_probe; "
             "heavy = [m for m in ('pubwatch.store', 'pubwatch.crawl', 'requests', 'sqlalchemy.orm', 'lxml') if m in sys.modules];"
             "print(heavy)") % str(DAGS)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

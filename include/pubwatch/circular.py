@@ -55,10 +55,26 @@ def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None 
             last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
             last_post_date=str(last.get("published") or "")[:10], reason=v.reason,
             streak=streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, extra=extra))
+    from .evidence import availability, findings_for_period
+
+    findings = findings_for_period(rt.store, rt.registry, period)
+    if period.kind == "week":   # availability as the inspectors measure it, its own column
+        avail = availability(rt.store, list(units), period)
+        for row in rows:
+            unit_avail = avail.get(row.unit_id) or {}
+            if row.channel == CHANNEL_LABELS["portal"] and unit_avail:
+                worst = max(unit_avail.values(), key=lambda a: a.get("share") or 0)
+                if worst.get("probes"):
+                    row.extra["打不开占比"] = f"{worst['share']:.0%} ({worst['failures']}/{worst['probes']})"
+    flagged = {f["unit_id"] for f in findings if f["kind"] in ("date_suspicious", "burst")}
+    for row in rows:
+        if row.unit_id in flagged and "日期存疑" not in row.extra:
+            row.extra["日期存疑"] = "见“其他发现”"
     office = rt.registry.settings.get("office") or {}
     number = f"{office.get('short', '县政务公开办')}〔{period.start.year}〕{period.key.split('-W')[-1] if period.kind == 'week' else period.key}号"
     return PeriodReport(office_name=office.get("name", "县人民政府办公室"), period_key=period.key,
-                        period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number)
+                        period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number,
+                        findings=findings)
 
 
 def write_period_files(rt, period_key: str, *, formats: Sequence[str] = ("docx", "xlsx"),

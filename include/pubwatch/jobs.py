@@ -72,12 +72,15 @@ def prepare(rt: Runtime, only: Sequence[str] | None = None) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ crawl
 def crawl(rt: Runtime, unit_id: str, *, run_id: str | None = None, now: datetime | None = None,
           get_secret: Callable[[str], dict[str, Any]] | None = None, fetcher=None) -> dict[str, Any]:
+    from .evidence import EvidenceSettings
+
     unit = rt.registry.unit(unit_id)
     own = fetcher is None
     fetcher = fetcher or rt.fetcher()
     try:
         result = crawl_unit(rt.store, unit, fetcher=fetcher, now=now, run_id=run_id,
-                            get_secret=get_secret or env_secret)
+                            get_secret=get_secret or env_secret,
+                            evidence_settings=EvidenceSettings.from_registry(rt.registry))
     finally:
         if own:
             fetcher.close()
