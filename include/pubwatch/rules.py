@@ -721,6 +721,8 @@ class StalenessPolicy(Policy):
                     "empty_columns": [r["column"] for r in empty]}
         if last_dates:
             evidence["last_update"] = max(last_dates)
+            newest = max((r for r in columns if "last_post" in r), key=lambda r: r["last_post"]["date"])
+            evidence["last_post"] = {**newest["last_post"], "published": newest["last_post"]["date"]}
         lead = self.warn_lead_days
         f = Finding(rule, channel, subject, ", ".join(parts), fresh_count, len(columns), not (stale or empty),
                     tuple(failing_sources) or tuple(s for _, ss in groups for s in ss), evidence,

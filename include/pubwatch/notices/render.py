@@ -175,7 +175,20 @@ def verdict_item(v: Verdict) -> dict[str, Any]:
             "rule_label": rule_label(v.rule), "status": v.status, "status_label": status_label(v.status),
             "count": v.count, "required": v.required, "reason": oneline(v.reason),
             "shortfall": max(v.required - v.count, 0), "posts": posts,
-            "last_post": _post(ev.get("last_post")), "deadline": v.deadline}
+            "last_post": _post(ev.get("last_post")), "deadline": v.deadline,
+            "ask": _ask(v, "实际"), "ask_now": _ask(v, "目前")}
+
+
+def _ask(v: Verdict, word: str) -> str:
+    """What the rule asks, in words that fit the rule: a count, a staleness limit or a gap."""
+    ev = v.evidence or {}
+    if v.rule.startswith("staleness"):
+        last = (ev.get("last_post") or {}).get("published") or ev.get("last_update")
+        tail = f"最近一次更新为{cn_date(last)}" if last else "栏目内没有任何信息"
+        return f"应在{ev.get('max_age', '规定期限')}内有更新，{word}已超期（{tail}）"
+    if v.rule == "max_gap":
+        return f"两次更新间隔不得超过规定天数，{word}最长间隔{ev.get('longest_gap_days', '?')}天"
+    return f"应更新不少于{v.required}条，{word}{v.count}条"
 
 
 def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
