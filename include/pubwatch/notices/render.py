@@ -183,9 +183,10 @@ def _ask(v: Verdict, word: str) -> str:
     """What the rule asks, in words that fit the rule: a count, a staleness limit or a gap."""
     ev = v.evidence or {}
     if v.rule.startswith("staleness"):
-        last = (ev.get("last_post") or {}).get("published") or ev.get("last_update")
-        tail = f"最近一次更新为{cn_date(last)}" if last else "栏目内没有任何信息"
-        return f"应在{ev.get('max_age', '规定期限')}内有更新，{word}已超期（{tail}）"
+        limit = f"应在{ev.get('max_age', '规定期限')}内有更新"
+        if ev.get("last_post") or ev.get("last_update"):
+            return f"{limit}，{word}已超期"
+        return f"{limit}，{word}栏目内没有任何信息（空白栏目）"
     if v.rule == "max_gap":
         return f"两次更新间隔不得超过规定天数，{word}最长间隔{ev.get('longest_gap_days', '?')}天"
     return f"应更新不少于{v.required}条，{word}{v.count}条"
