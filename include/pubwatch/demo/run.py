@@ -49,9 +49,22 @@ def _airflow(args: list[str], env: dict[str, str], quiet: bool = False) -> subpr
                           stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)
 
 
+def _portal() -> DemoPortal:
+    """The demo portal on an ephemeral port — the same one as last time when it is free, because the
+    posts' URLs include it: a re-run then finds the very same posts (no duplicates)."""
+    port_file = config.var_dir() / "demo-port"
+    try:
+        port = int(port_file.read_text())
+        portal = DemoPortal(port=port).start()
+    except (OSError, ValueError):
+        portal = DemoPortal().start()
+    port_file.write_text(portal.base_url.rsplit(":", 1)[1])
+    return portal
+
+
 def main() -> int:
     t0 = time.monotonic()
-    with DemoPortal() as portal:
+    with _portal() as portal:
         env = airflow_env(portal.env())
         os.environ.update({k: env[k] for k in ("PUBWATCH_DB_URL", "PUBWATCH_VAR_DIR", *portal.env())})
         print(f"演示门户: {portal.base_url}  演示周: {portal.as_of:%Y-%m-%d %H:%M} (北京时间)", flush=True)

@@ -232,6 +232,8 @@ class DemoPortal:
 
     # ---------------------------------------------------------------- server
     def start(self) -> "DemoPortal":
+        if self._server is not None:      # already serving (start() then `with portal:`)
+            return self
         portal = self
 
         class Handler(BaseHTTPRequestHandler):
