@@ -108,9 +108,12 @@ class PortalColumn(Source):
 
     def _parse(self, ctx: CrawlContext, res: FetchResult):
         opts = self.config.options
-        return parse_list(res.body, res.final_url, profile=opts.get("profile", "auto"),
+        # A registry `encoding` is an admin's override and is forced; the header charset is only a
+        # hint (servers default to utf-8 / ISO-8859-1 in front of GBK pages): res.text checks it.
+        body = res.body if opts.get("encoding") else res.text
+        return parse_list(body, res.final_url, profile=opts.get("profile", "auto"),
                           selectors=opts.get("selectors"), json_spec=opts.get("json"),
-                          reference=_reference(ctx), encoding=opts.get("encoding") or res.encoding)
+                          reference=_reference(ctx), encoding=opts.get("encoding"))
 
     def _paginate(self, ctx: CrawlContext, first: FetchResult, parsed) -> tuple[list[ListItem], int, _PageFailed | None, list[str]]:
         max_pages = int(self.config.options.get("max_pages") or DEFAULT_MAX_PAGES)
