@@ -1,6 +1,6 @@
 # pubwatch — two commands on a fresh machine: `make run` and `make test`.
 SHELL := /bin/bash
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/include
 .PHONY: run test test-pg test-airflow test-browser bench venv clean serve-demo db-upgrade
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@command -v $(PY) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PY))"; exit 1; }
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' || { echo "需要 Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)

@@ -181,9 +181,27 @@ def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = Non
     for kind in ("sent", "already", "failed", "skipped"):
         for line in result[kind]:
             log.info("%s: %s", kind, line)
+    _log_previews(result["sent"])
     log.info("通知: 新发送 %d, 已发过 %d, 失败 %d (下次运行重试)", len(result["sent"]), len(result["already"]),
              len(result["failed"]))
     return {k: len(v) if isinstance(v, list) else v for k, v in result.items()}
+
+
+def _log_previews(sent: list[str]) -> None:
+    """Show each notice written to the outbox in this task's log, so supervisors can read them in the
+    Airflow UI before sending is switched on."""
+    from pubwatch import config
+    from pubwatch.notices.channels import Message, OutboxChannel
+
+    outbox = OutboxChannel(config.outbox_dir())
+    for label in sent:
+        unit_id, period, kind, channel = label.split("/", 3)
+        if channel != "outbox":
+            continue
+        path = outbox.paths(Message(subject="", text="", meta={"unit_id": unit_id, "period": period, "kind": kind}))
+        txt = path.with_name(path.name + ".txt")
+        if txt.exists():
+            log.info("---- 通知预览 %s ----\n%s", label, txt.read_text(encoding="utf-8"))
 
 
 def circular_for_run(context: dict, evaluation: dict) -> list[str]:
