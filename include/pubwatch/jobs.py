@@ -131,8 +131,8 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     out = {}
     for name in ("closed", "current"):
         period = wk[name]
-        verdicts = evaluate_period(rt.store, units, period, as_of=wk["as_of"], policies=rt.policies,
-                                   calendar=rt.calendar)
+        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, units, period, wk["as_of"]),
+                                   policies=rt.policies, calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     # Weeks before the closed one that were never evaluated (a new install, a gap in runs): evaluate
@@ -147,12 +147,21 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     # Months too: quotas and their early warnings (the current month, and the one just closed).
     month = Period.month_of(wk["as_of"])
     for name, period in (("month", month), ("closed_month", month.previous())):
-        verdicts = evaluate_period(rt.store, units, period, as_of=wk["as_of"], policies=rt.policies,
-                                   calendar=rt.calendar)
+        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, units, period, wk["as_of"]),
+                                   policies=rt.policies, calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
+
+
+def latest_as_of(rt: Runtime, units: Sequence[Any], period: Period, as_of: datetime) -> datetime:
+    """The time to evaluate `period` at: `as_of`, or later if the period was already evaluated with later
+    knowledge. A backfill of an older week re-evaluates the week after it too (its "current" week) and
+    the month; done at the backfill's own time it would replace e.g. a closed week's "missed" by the
+    "at_risk"/"unknown" of a week still open — never let an older run regress a newer verdict."""
+    stored = [e.as_of for e in rt.store.evaluations(period.key, [u.id for u in units]) if e.as_of]
+    return max([as_of, *stored])
 
 
 def evaluate(rt: Runtime, period_key: str, *, as_of: datetime | None = None,

@@ -1,0 +1,143 @@
+"""The production stack, natively: PostgreSQL metadata DB, LocalExecutor, SimpleAuthManager, and
+scheduler + dag-processor + api-server as separate processes (tests/nativestack.py).
+
+a) pubwatch_weekly triggered through the REST API for the demo Friday 09:00 (+08:00) → success;
+b) `airflow backfill create` for the three Fridays before the demo week → exactly 3 runs, success;
+c) the tracking DB (its own fresh PostgreSQL database) holds the right weekly verdicts for the demo's
+   closed week and each backfilled week, and neither the manual run nor the backfill sent anything
+   but outbox copies;
+d) every process group and both databases are removed, also on failure.
+
+The demo portal runs in this test process; its env (base URL, demo week, the fake WeChat API's
+connection) is exported to the Airflow processes, with PUBWATCH_SIMULATED_CLOCK=1 so a run crawls
+and evaluates "as of" its logical date, as `make run` does.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import _pg_available as pg_available
+from nativestack import NativeStack, fresh_pg_database
+from pubwatch.demo import DemoPortal
+from pubwatch.types import TZ
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
+
+DAG = "pubwatch_weekly"
+DEMO_FRIDAY = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)            # 2026-W47; its closed week is W46
+BACKFILL_FRIDAYS = [DEMO_FRIDAY - timedelta(weeks=k) for k in (3, 2, 1)]   # 10-30, 11-06, 11-13
+
+
+def week_key(d: datetime) -> str:
+    iso = d.astimezone(TZ).isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def weekly_statuses(url: str, period: str) -> dict[tuple[str, str], str]:
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as c:
+            rows = c.execute(sa.text("SELECT unit_id, channel, status FROM evaluations "
+                                     "WHERE period = :p AND rule = 'weekly'"), {"p": period})
+            return {(r.unit_id, r.channel): r.status for r in rows}
+    finally:
+        eng.dispose()
+
+
+def notices(url: str) -> list[dict]:
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as c:
+            return [dict(r._mapping) for r in c.execute(sa.text(
+                "SELECT unit_id, period, kind, channel, status, run_id FROM notices"))]
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def databases():
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
+    with fresh_pg_database("airflow_native") as meta, fresh_pg_database("pubwatch_native") as track:
+        yield meta, track
+
+
+def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
+    meta_url, track_url = databases
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    with DemoPortal(as_of=DEMO_FRIDAY) as portal:
+        env = {**portal.env(), "PUBWATCH_DB_URL": track_url, "PUBWATCH_VAR_DIR": str(tmp_path / "var"),
+               "PUBWATCH_RETRY_DELAY_SECONDS": "1", "PUBWATCH_SIMULATED_CLOCK": "1"}
+        stack = NativeStack(tmp_path / "airflow", meta_url, env=env)
+        try:
+            stack.start()
+            timings.update(stack.timings)
+
+            # a) REST: JWT, unpause, trigger for the demo Friday, wait -----------------------------
+            t = time.monotonic()
+            stack.wait_for_dag(DAG)
+            timings["dag parsed"] = time.monotonic() - t
+            stack.api("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": False})
+            t = time.monotonic()
+            created = stack.api("POST", f"/api/v2/dags/{DAG}/dagRuns",
+                                json={"logical_date": DEMO_FRIDAY.isoformat(), "conf": {}}).json()
+            assert created["run_type"] == "manual" and created["state"] == "queued"
+            manual_id = created["dag_run_id"]
+            [manual] = stack.wait_for_runs(DAG, [manual_id], timeout=150)
+            timings["manual run"] = time.monotonic() - t
+            assert manual["state"] == "success", stack.failed_tasks(DAG, manual_id)
+            assert stack.failed_tasks(DAG, manual_id) == []
+
+            # b) backfill: the three Fridays before the demo week ----------------------------------
+            # Dates are midnight UTC and the schedule is weekdays 01:00 UTC, so [Friday, Saturday]
+            # holds exactly that Friday's run. Only one backfill per DAG may run at a time.
+            t = time.monotonic()
+            backfill_ids: list[str] = []
+            for friday in BACKFILL_FRIDAYS:
+                day = friday.date()
+                stack.airflow("backfill", "create", "--dag-id", DAG, "--from-date", day.isoformat(),
+                              "--to-date", (day + timedelta(days=1)).isoformat(), "--max-active-runs", "1")
+                new = [r for r in stack.dag_runs(DAG) if r["run_type"] == "backfill"
+                       and r["dag_run_id"] not in backfill_ids]
+                assert len(new) == 1, new
+                assert datetime.fromisoformat(new[0]["logical_date"]) == friday
+                backfill_ids.append(new[0]["dag_run_id"])
+                tb = time.monotonic()
+                [done] = stack.wait_for_runs(DAG, [new[0]["dag_run_id"]], timeout=120)
+                assert done["state"] == "success", stack.failed_tasks(DAG, done["dag_run_id"])
+                stack.wait_for_backfill(DAG, timeout=60)
+                timings[f"backfill {day:%m-%d}"] = time.monotonic() - tb
+            timings["3 backfill runs"] = time.monotonic() - t
+            runs = stack.dag_runs(DAG)
+            assert sorted(r["run_type"] for r in runs) == ["backfill"] * 3 + ["manual"]
+        finally:
+            t = time.monotonic()
+            stack.stop()
+            timings["stop"] = time.monotonic() - t
+            print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    for name, proc in stack.procs.items():
+        assert proc.poll() is not None, f"{name} still running"
+
+    # c) the tracking DB --------------------------------------------------------------------------
+    closed = weekly_statuses(track_url, week_key(DEMO_FRIDAY - timedelta(weeks=1)))   # W46
+    assert closed[("jyj", "portal")] == "met" and closed[("jyj", "wechat")] == "met"
+    assert closed[("czj", "portal")] == "missed" and closed[("czj", "wechat")] == "missed"
+    assert closed[("wjw", "portal")] == "missed"
+    assert closed[("gaj", "portal")] == "unknown"      # 503 all along: never "missed"
+    assert closed[("sjj", "portal")] == "unknown"      # WAF challenge: never "missed"
+    for friday in BACKFILL_FRIDAYS:
+        week = weekly_statuses(track_url, week_key(friday - timedelta(weeks=1)))
+        print(week_key(friday - timedelta(weeks=1)), json.dumps({f"{u}/{c}": s for (u, c), s in sorted(week.items())},
+                                                                 ensure_ascii=False))
+        assert week, f"no weekly evaluation for the week before {friday:%Y-%m-%d}"
+    sent = notices(track_url)
+    assert sent, "the manual run writes outbox copies"
+    assert {n["channel"] for n in sent} == {"outbox"}
+    assert {n["run_id"] for n in sent} <= {manual_id, *backfill_ids}
+    print(f"total {time.monotonic() - t0:.1f} s")
