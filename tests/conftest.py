@@ -106,3 +106,19 @@ def demo_env(demo_portal, monkeypatch, tmp_path):
 def demo_registry(demo_env):
     return load_registry()
 
+
+
+@pytest.fixture
+def demo_runtime(demo_env, sqlite_url):
+    """The demo county crawled once at TEST_AS_OF and its weeks evaluated (SQLite)."""
+    from pubwatch import jobs
+
+    rt = jobs.Runtime(sqlite_url)
+    jobs.prepare(rt)
+    fetcher = rt.fetcher()
+    for unit in rt.registry.units:
+        jobs.crawl(rt, unit.id, fetcher=fetcher, now=TEST_AS_OF)
+    fetcher.close()
+    jobs.evaluate_week(rt, TEST_AS_OF)
+    yield rt
+    rt.close()

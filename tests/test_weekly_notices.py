@@ -40,16 +40,8 @@ def servers():
 
 
 @pytest.fixture
-def crawled(demo_env, sqlite_url):
-    rt = jobs.Runtime(sqlite_url)
-    jobs.prepare(rt)
-    fetcher = rt.fetcher()
-    for unit in rt.registry.units:
-        jobs.crawl(rt, unit.id, fetcher=fetcher, now=TEST_AS_OF)
-    fetcher.close()
-    jobs.evaluate_week(rt, TEST_AS_OF)
-    yield rt
-    rt.close()
+def crawled(demo_runtime):
+    return demo_runtime
 
 
 def configs(smtp, wecom, ding):

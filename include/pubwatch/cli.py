@@ -104,6 +104,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_ranking(args) -> int:
+    from pathlib import Path
+
+    from .jobs import Runtime
+    from .ranking import ranking, write_ranking_xlsx
+
+    rt = Runtime(args.db_url, args.registry)
+    result = ranking(rt, args.period)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"{result['label']} 排名 (按类别)")
+        for r in result["rows"]:
+            print(f"  {r['category_label']:<6} 第{r['rank']:>2}名  {r['name']:<12} 得分 {r['score']:+.1f}  {r['posts_text']}")
+    if args.xlsx:
+        print(write_ranking_xlsx(result, Path(args.xlsx)))
+    return 0
+
+
 def _cmd_pools(args) -> int:
     """Print one Airflow pool per portal host (so workers never hammer one site)."""
     from .jobs import Runtime
@@ -144,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=["docx", "xlsx"], default="docx")
     rp.add_argument("--out")
     rp.set_defaults(func=_cmd_report)
+    rk = sub.add_parser("ranking", help="scores, rankings by category and post totals (2026-11, 2026-Q4, 2026)")
+    rk.add_argument("--period", required=True)
+    rk.add_argument("--json", action="store_true")
+    rk.add_argument("--xlsx", help="also write the ranking table here")
+    rk.set_defaults(func=_cmd_ranking)
     po = sub.add_parser("pools", help="print `airflow pools set` commands, one pool per portal host")
     po.set_defaults(func=_cmd_pools)
     return p
