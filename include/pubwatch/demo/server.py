@@ -51,7 +51,7 @@ def _trs_list(unit: str, posts: list[DemoPost], page: int, nodate: bool) -> str:
         date_html = "" if nodate else f"<span>{p.published:%Y-%m-%d}</span>"
         items.append(f'<li><a href="{href}" target="_blank" title="{html.escape(p.title)}">'
                      f"{html.escape(p.title)}</a>{date_html}</li>")
-    name = content.UNIT_SHORT[unit]
+    name = content.UNIT_SHORT.get(unit, unit)
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>工作动态_{name}_{SITE_NAME}</title>
 <meta name="ColumnName" content="工作动态"><meta name="SiteName" content="{SITE_NAME}"></head>
@@ -111,7 +111,7 @@ def _table_list(unit: str, posts: list[DemoPost]) -> str:
 
 
 def _article(p: DemoPost) -> str:
-    name = content.UNIT_SHORT[p.unit_id]
+    name = content.UNIT_SHORT.get(p.unit_id, p.unit_id)
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta name="ArticleTitle" content="{html.escape(p.title)}">
 <meta name="PubDate" content="{p.published:%Y-%m-%d %H:%M}">
@@ -230,6 +230,12 @@ class DemoPortal:
                     for a in _api_articles(unit, [p for p in self._posts(unit, "wechat") if p.seq % 2 == 0])]
         return FakeWeChatAPI(articles, appid=DEMO_APPID, secret=DEMO_SECRET)
 
+    def serve_bulk(self) -> "DemoPortal":
+        """Bulk mode: also serve /bulk/<i>/index.html for any column number i (TRS style, deterministic
+        posts, ETag revalidation) — for bench/bench_scale.py and the registry of `write_bulk_registry`."""
+        self.extra_routes["/bulk/"] = bulk_route(self)
+        return self
+
     # ---------------------------------------------------------------- server
     def start(self) -> "DemoPortal":
         if self._server is not None:      # already serving (start() then `with portal:`)
@@ -297,3 +303,88 @@ class DemoPortal:
 
 def _html_headers(charset: str) -> dict[str, str]:
     return {"Content-Type": f"text/html; charset={charset}"}
+
+
+# ---------------------------------------------------------------- bulk mode (bench/bench_scale.py)
+BULK_PREFIX = "/bulk/"
+BULK_RATES = (1, 2, 3, 5)   # posts per week of column i: BULK_RATES[i % 4] (a busy column needs page 2)
+
+
+def bulk_posts(column: int, as_of: datetime) -> list[DemoPost]:
+    """Bulk column `column`'s posts, newest first, none after `as_of`; the same on every call."""
+    from datetime import time, timedelta
+
+    from ..types import TZ
+
+    rate = BULK_RATES[column % len(BULK_RATES)]
+    monday0 = content.week_monday(as_of)
+    out: list[DemoPost] = []
+    for week in range(-content.HISTORY_WEEKS, 1):
+        monday = monday0 + timedelta(weeks=week)
+        for i in range(rate):
+            h = int(hashlib.md5(f"bulk/{column}/{week}/{i}".encode()).hexdigest(), 16)
+            published = datetime.combine(monday + timedelta(days=h % 5), time(8 + h % 10, (h >> 8) % 60), TZ)
+            if published > as_of:
+                continue
+            seq = (week + content.HISTORY_WEEKS) * 10 + i
+            action = content.ACTIONS[(h >> 16) % len(content.ACTIONS)].format(
+                t=content.TOPICS[(h >> 24) % len(content.TOPICS)])
+            out.append(DemoPost(f"bulk{column}", "portal", seq, f"第{column}栏目{action}", published))
+    out.sort(key=lambda p: (p.published, p.seq), reverse=True)
+    return out
+
+
+def bulk_route(portal: DemoPortal) -> Callable:
+    """Handler for /bulk/<i>/index[_n].html and /bulk/<i>/<yyyymm>/t<slug>.html (DemoPortal.extra_routes)."""
+    def handle(_handler, parts) -> tuple[int, dict[str, str], bytes]:
+        bits = [b for b in parts.path.split("/") if b]
+        if len(bits) in (3, 4) and bits[1].isdigit():
+            column = int(bits[1])
+            posts = bulk_posts(column, portal.as_of)
+            m = re.fullmatch(r"index(?:_(\d+))?\.html", bits[2]) if len(bits) == 3 else None
+            if m:
+                page = int(m.group(1) or 0)
+                if not page or page * PAGE_SIZE < len(posts):
+                    return 200, _html_headers("utf-8"), _trs_list(f"bulk{column}", posts, page, False).encode()
+            post = next((p for p in posts if len(bits) == 4 and f"t{p.slug}.html" == bits[3]), None)
+            if post:
+                return 200, _html_headers("utf-8"), _article(post).encode()
+        return 404, _html_headers("utf-8"), "<html><body><h1>404 页面不存在</h1></body></html>".encode()
+    return handle
+
+
+PRODUCTION_FETCH = {"per_host_interval": 1.0, "max_concurrency": 4, "timeout": 15, "retries": 2,
+                    "backoff": 1.0, "allow_private": ["127.0.0.0/8"]}
+
+
+def bulk_registry(base_urls: list[str], columns: int, *, per_unit: int = 1,
+                  fetch: dict | None = None) -> dict:
+    """A registry (as units.yaml data) for `columns` bulk columns, `per_unit` columns per unit; unit u
+    lives on host base_urls[u % len(base_urls)] (all its columns on one host, like a county portal).
+    Fetch settings default to production politeness (1 request/s per host, 4 in flight)."""
+    n_units = -(-columns // per_unit)
+    units = []
+    for u in range(n_units):
+        base = base_urls[u % len(base_urls)].rstrip("/")
+        cols = [{"id": f"c{i}", "name": f"工作动态{i}", "type": "news", "profile": "trs",
+                 "url": f"{base}{BULK_PREFIX}{i}/index.html"}
+                for i in range(u * per_unit, min(columns, (u + 1) * per_unit))]
+        units.append({"id": f"b{u:05d}", "name": f"批量单位{u:05d}", "category": "department",
+                      "contacts": {"leader": {"name": "分管领导", "email": f"leader.b{u:05d}@county.example.gov.cn"},
+                                   "staff": {"name": "信息员", "email": f"xxy.b{u:05d}@county.example.gov.cn"}},
+                      "portal": {"columns": cols}})
+    return {"office": {"name": "批量测试县人民政府办公室", "short": "县政务公开办"},
+            "fetch": dict(fetch or PRODUCTION_FETCH), "units": units}
+
+
+def write_bulk_registry(path, base_urls: list[str], columns: int, *, per_unit: int = 1,
+                        fetch: dict | None = None):
+    """Write `bulk_registry(...)` as YAML to `path`; returns the path."""
+    from pathlib import Path
+
+    import yaml
+
+    out = Path(path)
+    out.write_text(yaml.safe_dump(bulk_registry(base_urls, columns, per_unit=per_unit, fetch=fetch),
+                                  allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
