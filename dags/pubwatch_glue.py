@@ -204,6 +204,21 @@ def _log_previews(sent: list[str]) -> None:
             log.info("---- 通知预览 %s ----\n%s", label, txt.read_text(encoding="utf-8"))
 
 
+def periodic_for_run(context: dict) -> dict:
+    from pubwatch import jobs
+
+    rt = runtime()
+    try:
+        result = jobs.periodic_reports(rt, logical_time(context))
+    finally:
+        rt.close()
+    for p in result["periods"]:
+        log.info("%s: %s", p["label"], p["counts"])
+    for f in result["files"]:
+        log.info("文件: %s", f)
+    return result
+
+
 def circular_for_run(context: dict, evaluation: dict) -> list[str]:
     from pubwatch.circular import write_period_files
 

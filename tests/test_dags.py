@@ -23,10 +23,10 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe"} <= set(dagbag.dag_ids)
+    assert {"pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe", "pubwatch_periodic"} <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", ["pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe"])
+@pytest.mark.parametrize("dag_id", ["pubwatch_weekly", "pubwatch_crawl", "pubwatch_probe", "pubwatch_periodic"])
 def test_dag_is_documented_owned_and_retried(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.doc_md and "做什么" in dag.doc_md      # Chinese text for supervisors
@@ -69,7 +69,7 @@ def test_params_validate(dagbag):
 def test_dag_files_do_no_heavy_work_at_parse_time():
     """Parsing a DAG file must not touch the tracking DB, the registry or the network."""
     code = ("import sys, time; sys.path.insert(0, %r); t = time.perf_counter();"
-            "import pubwatch_weekly, pubwatch_crawl, pubwatch_probe; "
+            "import pubwatch_weekly, pubwatch_crawl, pubwatch_probe, pubwatch_periodic; "
             "heavy = [m for m in ('pubwatch.store', 'pubwatch.crawl', 'requests', 'sqlalchemy.orm', 'lxml') if m in sys.modules];"
             "print(heavy)") % str(DAGS)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

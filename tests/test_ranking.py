@@ -30,3 +30,15 @@ def test_ranking_by_category_with_totals(demo_runtime, tmp_path):
     ws = load_workbook(out)["排名"]
     assert "2026年11月" in ws["A1"].value
     assert any(row[2] == "县财政局" for row in ws.iter_rows(min_row=3, values_only=True))
+
+
+def test_periodic_reports_at_the_start_of_a_month(demo_runtime):
+    from datetime import datetime
+
+    from pubwatch.jobs import periodic_reports
+    from pubwatch.types import TZ
+
+    out = periodic_reports(demo_runtime, datetime(2026, 10, 1, 9, 30, tzinfo=TZ))
+    assert [p["period"] for p in out["periods"]] == ["2026-09", "2026-Q3"]
+    names = [f.rsplit("/", 1)[-1] for f in out["files"]]
+    assert "pubwatch-2026-09.docx" in names and "pubwatch-2026-Q3-排名.xlsx" in names

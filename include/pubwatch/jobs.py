@@ -300,3 +300,26 @@ def _make_message(rendered, notice):
                    mention_mobiles=[c.mobile for c in notice.to if c.mobile],
                    attachments=list(notice.attachments),
                    meta={"unit_id": notice.unit_id, "period": notice.period, "kind": notice.kind})
+
+
+def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
+    """At the start of a month: evaluate the month that closed (and the quarter / year that closed with
+    it) from stored posts, and write its circular (.docx/.xlsx) and ranking table (.xlsx)."""
+    from .circular import write_period_files
+    from .ranking import ranking, write_ranking_xlsx
+
+    as_of = plain_datetime(as_of).astimezone(TZ)
+    closed = [Period.month_of(as_of).previous()]
+    if closed[0].end.month in (3, 6, 9, 12):
+        closed.append(Period.quarter_of(closed[0].end))
+    if closed[0].end.month == 12:
+        closed.append(Period.year_of(closed[0].end))
+    out: dict[str, Any] = {"periods": [], "files": []}
+    for period in closed:
+        verdicts = evaluate_period(rt.store, rt.registry.units, period, as_of=as_of, policies=rt.policies,
+                                   calendar=rt.calendar)
+        files = write_period_files(rt, period.key)
+        files.append(write_ranking_xlsx(ranking(rt, period.key), config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
+        out["periods"].append({"period": period.key, "label": period.label, "counts": count_statuses(verdicts)})
+        out["files"] += [str(f) for f in files]
+    return out
