@@ -45,18 +45,22 @@ def crawled(request, demo_portal, tmp_path_factory):
         mp.setenv("PUBWATCH_VAR_DIR", str(tmp / "var"))
         registry = load_registry()
         store = Store(url)
-        store.sync_units(registry.units)
-        fetcher = Fetcher(FetchSettings.from_mapping(registry.settings["fetch"]))
-        try:
-            for unit in registry.units:
-                crawl_unit(store, unit, fetcher=fetcher, now=TEST_AS_OF,
-                           since=(TEST_AS_OF - timedelta(days=75)).date(), run_id="backfill-test")
-        finally:
-            fetcher.close()
+        crawl_demo(store, registry, since=(TEST_AS_OF - timedelta(days=75)).date())
         rt = Runtime(url)
         rt.__dict__["registry"] = registry
         yield store, rt
         store.close()
+
+
+def crawl_demo(store: Store, registry, **kw) -> None:
+    """Every unit of `registry` crawled once at the demo Friday (TEST_AS_OF)."""
+    store.sync_units(registry.units)
+    fetcher = Fetcher(FetchSettings.from_mapping(registry.settings["fetch"]))
+    try:
+        for unit in registry.units:
+            crawl_unit(store, unit, fetcher=fetcher, now=TEST_AS_OF, run_id="test", **kw)
+    finally:
+        fetcher.close()
 
 
 def snapshot(store: Store, periods) -> list[tuple]:

@@ -72,8 +72,10 @@ def _cmd_crawl(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .jobs import Runtime, prepare
     from .jobs import evaluate as run_eval
+    from .periods import Period
     from .types import CHANNEL_LABELS, STATUS_LABELS
 
+    Period.parse(args.period)          # a bad period fails (exit 2) before the DB is migrated or touched
     rt = Runtime(args.db_url, args.registry)
     prepare(rt, args.units)
     verdicts = run_eval(rt, args.period, unit_ids=args.units)
@@ -96,7 +98,9 @@ def _cmd_report(args) -> int:
 
     from .circular import write_period_files
     from .jobs import Runtime
+    from .periods import Period
 
+    Period.parse(args.period)
     rt = Runtime(args.db_url, args.registry)
     paths = write_period_files(rt, args.period, formats=[args.format], out=Path(args.out) if args.out else None)
     for p in paths:
