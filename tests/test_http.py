@@ -142,7 +142,10 @@ def test_per_host_pacing_spaces_requests_across_threads(srv):
             t.join()
     gaps = srv.gaps("/p")
     assert len(gaps) == 5
-    assert min(gaps) >= 0.25 - 0.01, gaps
+    # Gaps are measured where the server receives each request: the first one also carries the
+    # connection set-up, so allow a little jitter (without pacing the gaps would be ~0).
+    assert min(gaps) >= 0.25 - 0.04, gaps
+    assert sum(gaps) >= 5 * 0.25 - 0.05, gaps
 
 
 def test_global_concurrency_cap(srv):
