@@ -75,9 +75,15 @@ def _cmd_evaluate(args) -> int:
     from .periods import Period
     from .types import CHANNEL_LABELS, STATUS_LABELS
 
-    Period.parse(args.period)          # a bad period fails (exit 2) before the DB is migrated or touched
+    period = Period.parse(args.period)  # a bad period fails (exit 2) before the DB is migrated or touched
     rt = Runtime(args.db_url, args.registry)
     prepare(rt, args.units)
+    if period.kind in ("quarter", "year"):
+        # A quarter / year is judged through its weeks and months: recompute them all from the store.
+        from .ranking import periods_within
+
+        for inner in periods_within(period)[1:]:
+            run_eval(rt, inner.key, unit_ids=args.units)
     verdicts = run_eval(rt, args.period, unit_ids=args.units)
     names = {u.id: u.name for u in rt.registry.units}
     if args.json:
@@ -90,6 +96,13 @@ def _cmd_evaluate(args) -> int:
     for v in verdicts:
         print(f"{names.get(v.unit_id, v.unit_id):<14}{CHANNEL_LABELS.get(v.channel, v.channel):<8}"
               f"{v.rule:<18}{STATUS_LABELS[v.status]:<8}{v.count:>3}/{v.required:<3} {v.reason}")
+    if period.kind in ("month", "quarter", "year") and not args.units:
+        from .ranking import ranking
+
+        result = ranking(rt, period.key)
+        print(f"\n{result['label']} 得分与分类排名 (含期内各周、各月结果)")
+        for r in result["rows"]:
+            print(f"  {r['category_label']:<6} 第{r['rank']:>2}名  {r['name']:<12} 得分 {r['score']:+.1f}  {r['posts_text']}")
     return 0
 
 
