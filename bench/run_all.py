@@ -36,7 +36,7 @@ def run(script: Path, timeout: float) -> tuple[float, int, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="bench names, e.g. bench_parse bench_vs_scrapy")
-    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--timeout", type=float, default=1800, help="per script")
     args = ap.parse_args(argv)
     scripts = sorted(p for p in BENCH.glob("bench_*.py") if not args.only or p.stem in args.only)
     rows: list[tuple[str, str, str, str]] = []
