@@ -307,7 +307,7 @@ def _html_headers(charset: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------- bulk mode (bench/bench_scale.py)
 BULK_PREFIX = "/bulk/"
-BULK_RATES = (1, 2, 3, 5)   # posts per week of column i: BULK_RATES[i % 4] (a busy column needs page 2)
+BULK_RATES = (1, 2, 3, 5)   # posts per week of a column, picked by a hash of its number (a busy one needs page 2)
 
 
 def bulk_posts(column: int, as_of: datetime) -> list[DemoPost]:
@@ -316,7 +316,7 @@ def bulk_posts(column: int, as_of: datetime) -> list[DemoPost]:
 
     from ..types import TZ
 
-    rate = BULK_RATES[column % len(BULK_RATES)]
+    rate = BULK_RATES[int(hashlib.md5(f"bulk/{column}".encode()).hexdigest(), 16) % len(BULK_RATES)]
     monday0 = content.week_monday(as_of)
     out: list[DemoPost] = []
     for week in range(-content.HISTORY_WEEKS, 1):
