@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -141,6 +142,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     ap.add_argument("--fetcher", choices=("per-worker", "per-unit"), default="per-worker")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # still stop portals and drop the bench DB
     portals = [DemoPortal(as_of=FIRST, host=f"127.0.0.{2 + i}").serve_bulk().start() for i in range(args.hosts)]
     try:
         with tempfile.TemporaryDirectory() as tmp:
