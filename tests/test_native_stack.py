@@ -93,6 +93,11 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
             timings["manual run"] = time.monotonic() - t
             assert manual["state"] == "success", stack.failed_tasks(DAG, manual_id)
             assert stack.failed_tasks(DAG, manual_id) == []
+            crawl_s = sorted(t["duration"] for t in stack.api(
+                "GET", f"/api/v2/dags/{DAG}/dagRuns/{manual_id}/taskInstances", params={"limit": 100}
+            ).json()["task_instances"] if t["task_id"] == "crawl_unit")
+            assert len(crawl_s) == 15                   # one mapped crawl task per demo unit
+            print(f"crawl_unit tasks: min {crawl_s[0]:.1f} s, median {crawl_s[7]:.1f} s, max {crawl_s[-1]:.1f} s")
 
             # b) backfill: the three Fridays before the demo week ----------------------------------
             # Dates are midnight UTC and the schedule is weekdays 01:00 UTC, so [Friday, Saturday]
@@ -136,8 +141,13 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
         print(week_key(friday - timedelta(weeks=1)), json.dumps({f"{u}/{c}": s for (u, c), s in sorted(week.items())},
                                                                  ensure_ascii=False))
         assert week, f"no weekly evaluation for the week before {friday:%Y-%m-%d}"
+        assert week[("jyj", "portal")] == "met" and week[("gaj", "portal")] == "unknown"
+        assert week[("sjj", "portal")] == "unknown"
+        # czj stopped posting three weeks before the demo week (W44): missed from then on
+        assert week[("czj", "portal")] == ("met" if friday == BACKFILL_FRIDAYS[0] else "missed")
     sent = notices(track_url)
     assert sent, "the manual run writes outbox copies"
     assert {n["channel"] for n in sent} == {"outbox"}
     assert {n["run_id"] for n in sent} <= {manual_id, *backfill_ids}
+    assert any(n["run_id"] == manual_id and n["kind"] == "overdue" for n in sent)
     print(f"total {time.monotonic() - t0:.1f} s")
