@@ -322,3 +322,10 @@ def test_download_generates_the_file_on_demand(logged_in):
         assert resp.status_code == 200, resp.text
         assert resp.content[:2] == b"PK"                      # both are zip containers
         assert f"pubwatch-2026-W46.{fmt}" in resp.headers["content-disposition"]
+
+
+def test_bidi_override_characters_in_crawled_titles_are_removed():
+    from pubwatch.board import _finalize
+
+    assert _finalize("县教育局\u202e动态\u202c") == "县教育局动态"
+    assert _finalize(3) == 3

@@ -15,6 +15,8 @@ tens of milliseconds on SQLite (bench/bench_board.py).
 """
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -599,12 +601,21 @@ def _fmt_score(value: float | None) -> str:
     return f"{value:+g}" if value else "0"
 
 
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def _finalize(value: Any) -> Any:
+    """Every value printed on a board page: bidi override characters from crawled titles removed (a
+    title must not visually reorder the page), before autoescaping."""
+    return _BIDI_CONTROLS.sub("", value) if isinstance(value, str) else value
+
+
 @lru_cache(maxsize=1)
 def _env():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(str(config.TEMPLATES_DIR / "board")), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_finalize)
     env.filters.update(dt=_fmt_dt, day=_fmt_date, score=_fmt_score)
     env.globals.update(STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
                        STATUS_CSS={s.value: css for s, css in STATUS_CSS.items()},
