@@ -26,8 +26,6 @@ from nativestack import NativeStack, fresh_pg_database
 from pubwatch.demo import DemoPortal
 from pubwatch.types import TZ
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
-
 DAG = "pubwatch_weekly"
 DEMO_FRIDAY = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)            # 2026-W47; its closed week is W46
 BACKFILL_FRIDAYS = [DEMO_FRIDAY - timedelta(weeks=k) for k in (3, 2, 1)]   # 10-30, 11-06, 11-13
@@ -67,6 +65,9 @@ def databases():
         yield meta, track
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
     meta_url, track_url = databases
     timings: dict[str, float] = {}
@@ -151,3 +152,23 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
     assert {n["run_id"] for n in sent} <= {manual_id, *backfill_ids}
     assert any(n["run_id"] == manual_id and n["kind"] == "overdue" for n in sent)
     print(f"total {time.monotonic() - t0:.1f} s")
+
+
+def test_an_older_run_never_regresses_a_newer_verdict(demo_env, sqlite_url):
+    """What the backfill above exercises, without Airflow: after the demo Friday's run (W46 closed:
+    czj missed), a backfill for the Friday before re-evaluates W46 as its *current* week. It must keep
+    the verdict made with later knowledge, not write "unknown"/"at risk" of a week still open."""
+    from pubwatch import jobs
+
+    rt = jobs.Runtime(db_url=sqlite_url)
+    try:
+        for unit in jobs.prepare(rt)["units"]:
+            jobs.crawl(rt, unit["unit_id"], now=DEMO_FRIDAY)
+        jobs.evaluate_week(rt, DEMO_FRIDAY)
+        before = weekly_statuses(sqlite_url, "2026-W46")
+        assert before[("czj", "portal")] == "missed" and before[("jyj", "portal")] == "met"
+        jobs.evaluate_week(rt, DEMO_FRIDAY - timedelta(weeks=1))        # the backfill of 11-13
+        assert weekly_statuses(sqlite_url, "2026-W46") == before
+        assert weekly_statuses(sqlite_url, "2026-W45")[("czj", "portal")] == "missed"
+    finally:
+        rt.close()
