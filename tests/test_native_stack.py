@@ -10,7 +10,10 @@ d) every process group and both databases are removed, also on failure.
 
 The demo portal runs in this test process; its env (base URL, demo week, the fake WeChat API's
 connection) is exported to the Airflow processes, with PUBWATCH_SIMULATED_CLOCK=1 so a run crawls
-and evaluates "as of" its logical date, as `make run` does.
+and evaluates "as of" its logical date, as `make run` does. The scheduler runs with
+use_job_schedule=False (tests/nativestack.py): unpausing must not start the latest *real* slot,
+which would depend on today's date. A fast test checks the one library fix this test found
+(jobs.latest_as_of: a backfill of an older week must not overwrite a newer verdict).
 """
 from __future__ import annotations
 
