@@ -60,6 +60,35 @@ class UnitCrawl:
                 "sources": [vars(s) for s in self.sources], "summary": self.summary_line()}
 
 
+def coverage(result: SourceResult, state: dict[str, Any], last_ok_at: datetime | None,
+             started: datetime) -> datetime | None:
+    """How far back this attempt proves the column's contents (None = its whole history).
+
+    A list read only down to its oldest item proves nothing about earlier weeks — unless the previous
+    successful attempt already covered them and this listing reaches back to that attempt (then the
+    two chain). An empty column covers everything; a 304 keeps the previous coverage. Without any
+    dated item nothing earlier than this attempt is proven."""
+    previous = state.get("covered_from")
+    prev_from: datetime | None | str = "unknown"
+    if previous == "all":
+        prev_from = None
+    elif previous:
+        prev_from = datetime.fromisoformat(previous)
+    if result.outcome is Outcome.NOT_MODIFIED:
+        return started if prev_from == "unknown" else prev_from
+    if not result.outcome.verified:
+        return None
+    if not result.items:
+        return None                                     # an empty column: nothing anywhere
+    dated = [i.published for i in result.items if i.published is not None and not i.pinned]
+    if not dated:
+        return started
+    oldest = min(dated)
+    if prev_from != "unknown" and last_ok_at is not None and oldest <= last_ok_at:
+        return None if prev_from is None else min(prev_from, oldest)
+    return oldest
+
+
 def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None = None,
                since: date | None = None, run_id: str | None = None,
                get_secret: Callable[[str], dict[str, Any]] | None = None,
@@ -91,7 +120,8 @@ def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None =
         if new and result.outcome is Outcome.OK:
             _check_evidence(store, cfg, attempt_id, started, evidence_settings)   # evidence.py (issue 10)
         finished = now if simulated else datetime.now(timezone.utc)
-        store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new)
+        store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new,
+                             covered_from=coverage(result, memory.state, memory.last_ok_at, started))
         report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value,
                                             result.message, len(result.items), new, result.requests))
         log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,

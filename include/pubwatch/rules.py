@@ -288,7 +288,9 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool,
     for src in sources:
         atts = facts.attempts.get(src.id, [])
         good = [a for a in atts if a.outcome.verified and a.started_at >= cutoff]
-        fresh = [a for a in good if a.source_updated is None or a.source_updated >= cutoff]
+        # A listing proves "no post" only as far back as it reached (crawls chain their coverage).
+        reaching = [a for a in good if a.covered_from is None or a.covered_from <= facts.period.start_dt]
+        fresh = [a for a in reaching if a.source_updated is None or a.source_updated >= cutoff]
         bad = [a for a in atts if not a.outcome.verified]
         for a in bad:
             failed["count"] += 1
@@ -299,7 +301,10 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool,
         if fresh:
             continue
         label = _source_label(src)
-        if good:
+        if good and not reaching:
+            reach = min(a.covered_from for a in good)
+            problems.append(f"{label}的列表只回溯到 {_fmt(reach)}, 未覆盖本{word}, 无法确认是否发文")
+        elif good:
             last = max(a.source_updated for a in good if a.source_updated is not None)
             problems.append(f"等待{label}更新 (数据源最后更新于 {_fmt(last)}, 需晚于 {_fmt(cutoff)})")
         elif bad:

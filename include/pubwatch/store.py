@@ -114,6 +114,7 @@ class SourceMemory:
     state: dict[str, Any]
     known_urls: frozenset[str]
     previous_items: int | None
+    last_ok_at: datetime | None = None
 
 
 class Store:
@@ -152,7 +153,7 @@ class Store:
                                                     Post.source_id == source.id)).all()
         if row is None:
             return SourceMemory({}, frozenset(urls), None)
-        return SourceMemory(dict(row.state or {}), frozenset(urls), row.last_ok_items)
+        return SourceMemory(dict(row.state or {}), frozenset(urls), row.last_ok_items, row.last_ok_at)
 
     def start_attempt(self, source: SourceConfig, *, started_at: datetime, run_id: str | None,
                       kind: str = "crawl") -> int:
@@ -164,7 +165,7 @@ class Store:
             return att.id
 
     def finish_attempt(self, attempt_id: int, source: SourceConfig, result: SourceResult, *,
-                       finished_at: datetime, items_new: int) -> None:
+                       finished_at: datetime, items_new: int, covered_from: datetime | None = None) -> None:
         ok = result.outcome.verified
         with self.Session.begin() as s:
             att = s.get(CrawlAttempt, attempt_id)
@@ -178,6 +179,7 @@ class Store:
             att.pages = result.pages
             att.elapsed_ms = int((finished_at - att.started_at).total_seconds() * 1000)
             att.source_updated = result.source_updated
+            att.covered_from = covered_from if ok else None
             row = s.get(SourceRow, source.id)
             if row is not None and att.kind == "crawl":
                 row.last_attempt_at = att.started_at
@@ -187,8 +189,9 @@ class Store:
                     row.last_ok_at = att.started_at
                     if result.outcome is Outcome.OK:
                         row.last_ok_items = len(result.items)
-                    if result.state:
-                        row.state = {**(row.state or {}), **result.state}
+                    state = {**(row.state or {}), **(result.state or {})}
+                    state["covered_from"] = covered_from.isoformat() if covered_from else "all"
+                    row.state = state
 
     def upsert_posts(self, source: SourceConfig, items: Sequence[ListItem], *, seen_at: datetime,
                      attempt_id: int | None) -> int:
@@ -316,7 +319,7 @@ class Store:
             for chunk in _chunks(list(unit_ids), 900):
                 q = (select(CrawlAttempt.unit_id, CrawlAttempt.source_id, CrawlAttempt.channel,
                             CrawlAttempt.started_at, CrawlAttempt.outcome, CrawlAttempt.message,
-                            CrawlAttempt.source_updated)
+                            CrawlAttempt.source_updated, CrawlAttempt.covered_from)
                      .where(CrawlAttempt.unit_id.in_(chunk), CrawlAttempt.kind == "crawl",
                             CrawlAttempt.started_at >= start, CrawlAttempt.started_at < end,
                             CrawlAttempt.outcome != "running")
@@ -324,7 +327,8 @@ class Store:
                 for r in s.execute(q):
                     out[r.unit_id].append(AttemptFact(source_id=r.source_id, channel=r.channel,
                                                       started_at=r.started_at, outcome=Outcome(r.outcome),
-                                                      message=r.message, source_updated=r.source_updated))
+                                                      message=r.message, source_updated=r.source_updated,
+                                                      covered_from=r.covered_from))
         return out
 
     def save_verdicts(self, verdicts: Sequence[Verdict], *, as_of: datetime,

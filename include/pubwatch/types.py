@@ -118,6 +118,9 @@ class AttemptFact:
     outcome: Outcome
     message: str = ""
     source_updated: datetime | None = None
+    # How far back this attempt's listing (chained with earlier attempts) reached: it can prove
+    # "no post" only for periods starting at or after this time. None = the whole history.
+    covered_from: datetime | None = None
 
 
 @dataclass

@@ -1,0 +1,39 @@
+"""A crawl proves "no post" only as far back as its listing reached — never a false "missed" for a
+week the crawler never saw (a busy column read back 3 weeks says nothing about 4 weeks ago)."""
+from datetime import datetime, timedelta
+
+from pubwatch import jobs
+from pubwatch.crawl import coverage
+from pubwatch.types import TZ, ListItem, Outcome, SourceResult, Status
+from tests.conftest import TEST_AS_OF
+
+T = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
+
+
+def item(days_ago, pinned=False):
+    return ListItem(f"t{days_ago}", f"https://x.gov.cn/{days_ago}.html", T - timedelta(days=days_ago), pinned)
+
+
+def test_coverage_rules():
+    ok = SourceResult(Outcome.OK, [item(1), item(9), item(400, pinned=True)])
+    assert coverage(ok, {}, None, T) == T - timedelta(days=9)                      # first read: its oldest item
+    # the next read reaches back past the previous successful one: coverage chains
+    assert coverage(ok, {"covered_from": (T - timedelta(days=60)).isoformat()}, T - timedelta(days=2), T) \
+        == T - timedelta(days=60)
+    # …but not when there is a gap between what was read and the previous read
+    assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=20), T) == T - timedelta(days=9)
+    assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=2), T) is None
+    assert coverage(SourceResult(Outcome.NOT_MODIFIED), {"covered_from": "all"}, T, T) is None
+    assert coverage(SourceResult(Outcome.OK, []), {}, None, T) is None             # an empty column
+    undated = SourceResult(Outcome.OK, [ListItem("t", "https://x.gov.cn/a.html", None)])
+    assert coverage(undated, {}, None, T) == T
+
+
+def test_a_week_the_crawl_never_reached_is_unknown_not_missed(demo_runtime):
+    # hbj posts six times a week: the first crawl read back ~3 weeks, so W43 was never seen.
+    verdicts = jobs.evaluate(demo_runtime, "2026-W43", as_of=TEST_AS_OF, unit_ids=["hbj", "czj"])
+    hbj = next(v for v in verdicts if v.unit_id == "hbj" and v.channel == "portal" and v.rule == "weekly")
+    assert hbj.status is Status.UNKNOWN and "回溯" in hbj.reason
+    # czj's page 1 reaches back into September: its empty weeks are proven, and missed
+    w45 = jobs.evaluate(demo_runtime, "2026-W45", as_of=TEST_AS_OF, unit_ids=["czj"])
+    assert next(v for v in w45 if v.channel == "portal" and v.rule == "weekly").status is Status.MISSED
