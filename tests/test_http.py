@@ -383,3 +383,17 @@ def test_stats_per_host(srv):
             f.get(srv.url("/missing"))
         st = f.stats["127.0.0.1"]
     assert st == {"requests": 2, "errors": 1, "bytes": 5 + len("<html><body><h1>404 Not Found</h1></body></html>")}
+
+
+def test_robots_txt_is_cached_across_fetchers(srv, tmp_path):
+    """One Airflow task per unit = one Fetcher per unit: the disk cache keeps it at one robots.txt a day."""
+    srv.route("/robots.txt", body="User-agent: *\nDisallow: /private/\n")
+    srv.route("/list", body="ok")
+    for _ in range(3):
+        with Fetcher(FetchSettings(allow_private=("127.0.0.1",), per_host_interval=0), robots_cache=tmp_path) as f:
+            f.get(srv.url("/list"))
+            with pytest.raises(FetchError) as err:
+                f.get(srv.url("/private/x"))
+            assert err.value.outcome is Outcome.BLOCKED
+    assert len(srv.hits("/robots.txt")) == 1
+    assert len(srv.hits("/list")) == 3

@@ -19,10 +19,12 @@ secrets in URLs masked. No Airflow here.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import errno
 import ipaddress
 import json as jsonlib
 import logging
+import os
 import random
 import re
 import socket
@@ -31,6 +33,7 @@ import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, urljoin, urlsplit
@@ -442,8 +445,14 @@ def _explain_exception(exc: BaseException, timeout: float) -> tuple[str, bool]:
 class Fetcher:
     """Thread-safe; share one per crawl run. Close it when done."""
 
-    def __init__(self, settings: FetchSettings | None = None, session: requests.Session | None = None):
+    def __init__(self, settings: FetchSettings | None = None, session: requests.Session | None = None,
+                 robots_cache: "str | os.PathLike[str] | None" = None, robots_cache_hours: float = 24.0):
+        """`robots_cache`: a folder where robots.txt answers are kept for `robots_cache_hours`, so the
+        many short crawl tasks of one run (one Airflow task per unit) fetch each site's robots.txt
+        once a day, not once per task."""
         self.settings = settings or FetchSettings()
+        self._robots_cache = Path(robots_cache) if robots_cache else None
+        self._robots_cache_seconds = robots_cache_hours * 3600
         self.session = session or requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=max(4, self.settings.max_concurrency * 2),
                                                 max_retries=0)
@@ -712,6 +721,46 @@ class Fetcher:
     def _load_robots(self, key: str, counter: _Counter) -> RobotFileParser | None:
         """None means "everything allowed" (404 / other 4xx per RFC 9309, or unreachable: allowed with a note)."""
         robots_url = key + "/robots.txt"
+        cached = self._robots_cached(key)
+        if cached is not None:
+            return self._robots_parser(robots_url, cached) if cached else None
+        parser = self._load_robots_live(key, robots_url, counter)
+        return parser
+
+    def _robots_file(self, key: str) -> Path | None:
+        if self._robots_cache is None:
+            return None
+        return self._robots_cache / (hashlib.sha1(key.encode()).hexdigest() + ".robots.txt")
+
+    def _robots_cached(self, key: str) -> str | None:
+        """The cached robots.txt text ("" = no rules) if fresh, else None."""
+        path = self._robots_file(key)
+        try:
+            if path is not None and time.time() - path.stat().st_mtime < self._robots_cache_seconds:
+                return path.read_text(encoding="utf-8")
+        except OSError:
+            pass
+        return None
+
+    def _robots_store(self, key: str, text: str) -> None:
+        path = self._robots_file(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:          # a cache only: never fails a crawl
+            log.info("robots.txt cache not written: %s", exc)
+
+    @staticmethod
+    def _robots_parser(robots_url: str, text: str) -> RobotFileParser:
+        parser = RobotFileParser(robots_url)
+        parser.parse(text.splitlines())
+        return parser
+
+    def _load_robots_live(self, key: str, robots_url: str, counter: _Counter) -> RobotFileParser | None:
         try:
             hop = self._follow("GET", robots_url, headers={}, params=None, json=None, data=None, robots=False,
                                counter=counter, max_bytes=ROBOTS_MAX_BYTES)
@@ -723,10 +772,11 @@ class Fetcher:
             self._robots_notes[key] = f"robots.txt 返回 HTTP {hop.status}, 按允许抓取处理"
             return None
         if hop.status != 200 or detect_challenge(hop.status, hop.headers, hop.body):
+            self._robots_store(key, "")
             return None
-        parser = RobotFileParser(robots_url)
         text = hop.body.decode("utf-8", "replace")
         if "<html" in text[:500].lower():   # an HTML page served as robots.txt: no rules
+            self._robots_store(key, "")
             return None
-        parser.parse(text.splitlines())
-        return parser
+        self._robots_store(key, text)
+        return self._robots_parser(robots_url, text)

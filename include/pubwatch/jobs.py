@@ -48,7 +48,8 @@ class Runtime:
     def fetcher(self):
         from .http import Fetcher, FetchSettings
 
-        return Fetcher(FetchSettings.from_mapping(self.registry.settings.get("fetch")))
+        return Fetcher(FetchSettings.from_mapping(self.registry.settings.get("fetch")),
+                       robots_cache=config.var_dir() / "robots")
 
     def close(self) -> None:
         if "store" in self.__dict__:
