@@ -99,10 +99,8 @@ def _cmd_evaluate(args) -> int:
     if period.kind in ("month", "quarter", "year") and not args.units:
         from .ranking import ranking
 
-        result = ranking(rt, period.key)
-        print(f"\n{result['label']} 得分与分类排名 (含期内各周、各月结果)")
-        for r in result["rows"]:
-            print(f"  {r['category_label']:<6} 第{r['rank']:>2}名  {r['name']:<12} 得分 {r['score']:+.1f}  {r['posts_text']}")
+        print()
+        _print_ranking(ranking(rt, period.key), "得分与分类排名 (含期内各周、各月结果)")
     return 0
 
 
@@ -121,6 +119,12 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _print_ranking(result: dict, title: str) -> None:
+    print(f"{result['label']} {title}")
+    for r in result["rows"]:
+        print(f"  {r['category_label']:<6} 第{r['rank']:>2}名  {r['name']:<12} 得分 {r['score']:+.1f}  {r['posts_text']}")
+
+
 def _cmd_ranking(args) -> int:
     from pathlib import Path
 
@@ -132,9 +136,7 @@ def _cmd_ranking(args) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print(f"{result['label']} 排名 (按类别)")
-        for r in result["rows"]:
-            print(f"  {r['category_label']:<6} 第{r['rank']:>2}名  {r['name']:<12} 得分 {r['score']:+.1f}  {r['posts_text']}")
+        _print_ranking(result, "排名 (按类别)")
     if args.xlsx:
         print(write_ranking_xlsx(result, Path(args.xlsx)))
     return 0
