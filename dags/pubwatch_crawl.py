@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
 import pubwatch_glue as glue  # noqa: E402
@@ -26,25 +24,11 @@ DOC = """
 CRAWLED = Asset("pubwatch://posts")
 
 
-@dag(
-    dag_id="pubwatch_crawl",
-    dag_display_name="每日抓取 (pubwatch_crawl)",
-    schedule=CronTriggerTimetable("30 6,17 * * *", timezone=glue.TZ_NAME),
-    start_date=pendulum.datetime(2026, 1, 1, tz=glue.TZ_NAME),
-    catchup=False,
-    max_active_runs=1,
-    default_args=glue.DEFAULT_ARGS,
-    tags=["pubwatch", "政务公开"],
-    doc_md=DOC,
-)
+@dag(**glue.dag_args("pubwatch_crawl", "每日抓取", "30 6,17 * * *", DOC))
 def pubwatch_crawl():
     @task(doc_md="读取单位登记表并同步到数据库; 有错误的条目被跳过并在日志中说明。")
     def prepare_units() -> list[dict]:
-        rt = glue.runtime()
-        try:
-            return glue.prepare(rt, None)
-        finally:
-            rt.close()
+        return glue.prepare_for_run(get_current_context())
 
     @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL,
           doc_md="抓取一个单位的门户栏目和公众号。")

@@ -31,6 +31,18 @@ CRAWL_POOL = os.environ.get("PUBWATCH_CRAWL_POOL", "default_pool")
 NOTIFY_CONNECTIONS = {"email": "pubwatch_smtp", "wecom": "pubwatch_wecom", "dingtalk": "pubwatch_dingtalk"}
 
 
+def dag_args(dag_id: str, title: str, cron: str, doc: str, **extra: Any) -> dict[str, Any]:
+    """What every pubwatch DAG shares: a cron in Asia/Shanghai, no catch-up, one run at a time,
+    the office as owner, Chinese title and docs for the supervisors."""
+    import pendulum
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    return {"dag_id": dag_id, "dag_display_name": f"{title} ({dag_id})",
+            "schedule": CronTriggerTimetable(cron, timezone=TZ_NAME),
+            "start_date": pendulum.datetime(2026, 1, 1, tz=TZ_NAME), "catchup": False, "max_active_runs": 1,
+            "default_args": DEFAULT_ARGS, "tags": ["pubwatch", "政务公开"], "doc_md": doc, **extra}
+
+
 def _connection(conn_id: str):
     from airflow.sdk import Connection
 
@@ -126,6 +138,15 @@ def prepare(rt, only: list[str] | None) -> list[dict]:
         log.warning("参数中的单位不存在: %s", ", ".join(out["unknown_selection"]))
     log.info("本次检查 %d 个单位; 登记表错误 %d 条", len(out["units"]), len(out["registry_errors"]))
     return out["units"]
+
+
+def prepare_for_run(context: dict) -> list[dict]:
+    """Load and validate the registry, sync it to the tracking DB; the units this run works on."""
+    rt = runtime()
+    try:
+        return prepare(rt, context["params"].get("units") or None)
+    finally:
+        rt.close()
 
 
 def _historic(context: dict) -> bool:

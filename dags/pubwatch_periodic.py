@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-import pendulum
 from airflow.sdk import dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
 import pubwatch_glue as glue  # noqa: E402
@@ -22,17 +20,7 @@ DOC = """
 """
 
 
-@dag(
-    dag_id="pubwatch_periodic",
-    dag_display_name="月度/季度/年度通报与排名 (pubwatch_periodic)",
-    schedule=CronTriggerTimetable("30 9 1 * *", timezone=glue.TZ_NAME),
-    start_date=pendulum.datetime(2026, 1, 1, tz=glue.TZ_NAME),
-    catchup=False,
-    max_active_runs=1,
-    default_args=glue.DEFAULT_ARGS,
-    tags=["pubwatch", "政务公开"],
-    doc_md=DOC,
-)
+@dag(**glue.dag_args("pubwatch_periodic", "月度/季度/年度通报与排名", "30 9 1 * *", DOC))
 def pubwatch_periodic():
     @task(doc_md="评估上月 (及结束的季度/年度), 生成通报文件和分类排名表。")
     def reports() -> dict:

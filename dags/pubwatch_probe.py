@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-import pendulum
 from airflow.sdk import dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
 import pubwatch_glue as glue  # noqa: E402
@@ -21,27 +19,13 @@ DOC = """
 """
 
 
-@dag(
-    dag_id="pubwatch_probe",
-    dag_display_name="网站可用性监测 (pubwatch_probe)",
-    schedule=CronTriggerTimetable("7 * * * *", timezone=glue.TZ_NAME),
-    start_date=pendulum.datetime(2026, 1, 1, tz=glue.TZ_NAME),
-    catchup=False,
-    max_active_runs=1,
-    default_args={**glue.DEFAULT_ARGS, "retries": 0},
-    tags=["pubwatch", "政务公开"],
-    doc_md=DOC,
-)
+@dag(**glue.dag_args("pubwatch_probe", "网站可用性监测", "7 * * * *", DOC))
 def pubwatch_probe():
-    @task(doc_md="读取单位登记表 (有错误的条目被跳过)。", retries=1)
+    @task(doc_md="读取单位登记表 (有错误的条目被跳过)。")
     def prepare_units() -> list[dict]:
-        rt = glue.runtime()
-        try:
-            return glue.prepare(rt, None)
-        finally:
-            rt.close()
+        return glue.prepare_for_run(get_current_context())
 
-    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL, retries=1,
+    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL,
           doc_md="访问一个单位的门户栏目一次, 记录是否打开及耗时。")
     def probe_unit(unit: dict) -> dict:
         ctx = get_current_context()

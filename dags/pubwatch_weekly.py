@@ -4,11 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from datetime import datetime
-
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # glue beside the DAGs
 import pubwatch_glue as glue  # noqa: E402
@@ -42,31 +38,11 @@ PARAMS = {
 }
 
 
-def _as_of(context) -> datetime:
-    return glue.as_of(context)
-
-
-@dag(
-    dag_id="pubwatch_weekly",
-    dag_display_name="每周更新检查与通报 (pubwatch_weekly)",
-    schedule=CronTriggerTimetable("0 9 * * 1-5", timezone=glue.TZ_NAME),
-    start_date=pendulum.datetime(2026, 1, 1, tz=glue.TZ_NAME),
-    catchup=False,
-    max_active_runs=1,
-    default_args=glue.DEFAULT_ARGS,
-    params=PARAMS,
-    tags=["pubwatch", "政务公开"],
-    doc_md=DOC,
-)
+@dag(**glue.dag_args("pubwatch_weekly", "每周更新检查与通报", "0 9 * * 1-5", DOC, params=PARAMS))
 def pubwatch_weekly():
     @task(doc_md="读取单位登记表, 校验并同步到数据库; 登记表中有错误的单位会被跳过并在日志中说明原因。")
     def prepare_units() -> list[dict]:
-        ctx = get_current_context()
-        rt = glue.runtime()
-        try:
-            return glue.prepare(rt, ctx["params"].get("units") or None)
-        finally:
-            rt.close()
+        return glue.prepare_for_run(get_current_context())
 
     @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=4, pool=glue.CRAWL_POOL,
           doc_md="抓取一个单位的门户栏目和公众号, 保存新文章和每次抓取的结果。")
@@ -78,12 +54,12 @@ def pubwatch_weekly():
     @task(doc_md="按规则评估上周 (已结束) 和本周 (截至运行时间), 结果保存到数据库。", trigger_rule="all_done")
     def evaluate(crawled: list[dict]) -> dict:
         ctx = get_current_context()
-        return glue.evaluate_for_run(ctx, _as_of(ctx))
+        return glue.evaluate_for_run(ctx, glue.as_of(ctx))
 
     @task(doc_md="生成提醒、通报、升级和汇总通知; 按运行类型决定是否真正发送 (每条通知只发一次)。")
     def send_notices(files: list[str]) -> dict:
         ctx = get_current_context()
-        return glue.notify_for_run(ctx, _as_of(ctx), files)
+        return glue.notify_for_run(ctx, glue.as_of(ctx), files)
 
     @task(doc_md="生成上周的 Word 通报和 Excel 明细表。")
     def write_circular(evaluation: dict) -> list[str]:
