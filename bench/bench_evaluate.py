@@ -2,14 +2,15 @@
 
 Usage:
   .venv/bin/python bench/bench_evaluate.py [--units 10000] [--backends postgresql,sqlite]
-                                           [--recompute weeks|none] [--keep]
+                                           [--recompute weeks|none] [--keep] [--reuse URL]
 
 Seeds a fresh PostgreSQL database (pubwatch_bench_<random> on 127.0.0.1:5432, dropped at the end) and
 a temp SQLite file with bulk loads (COPY / executemany, not the ORM), then times one week's
-evaluation of every unit step by step (queries, rules, saving) — the old way (every post of the
-730-day staleness look-back) and the current way (`Store.rule_post_facts`: the look-back as a
-per-column tail) — and optionally a five-year recompute (every week and every month). Prints a
-table: backend, step, seconds, rows. Not a test: it asserts nothing about speed.
+evaluation of every unit step by step (queries, rules, serialising, saving), then the whole
+`evaluate_period` in one process and in shards (one per CPU), each a first time (no stored verdicts)
+and again (nothing changed: no row rewritten), then a month; optionally a five-year recompute (every
+week, then every month). `--keep` keeps the databases, `--reuse URL` times against a kept one.
+Prints a table: backend, step, seconds, rows. Not a test: it asserts nothing about speed.
 
 Data per unit: portal columns 工作动态 (news) and 通知公告 (notice), one WeChat account (rss source);
 ~250 posts over five years (news ~2/3 of weeks, WeChat ~half, notices ~monthly); every 9th unit
@@ -19,7 +20,6 @@ unit's WeChat source failed in the last weeks (unknown). One crawl attempt per s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import random
@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 import sqlalchemy as sa  # noqa: E402
 
 from pubwatch import rules  # noqa: E402
-from pubwatch.evaluate import evaluate_period, recent_from  # noqa: E402
+from pubwatch.evaluate import evaluate_period, recent_from, worker_count  # noqa: E402
 from pubwatch.periods import Period  # noqa: E402
 from pubwatch.registry import Contact, SourceConfig, Unit  # noqa: E402
-from pubwatch.store import Store, upgrade, url_key  # noqa: E402
+from pubwatch.store import Store, upgrade, url_key, verdict_rows  # noqa: E402
 from pubwatch.types import PORTAL, TZ, WECHAT  # noqa: E402
 from pubwatch.workdays import WorkCalendar  # noqa: E402
 
@@ -195,11 +195,6 @@ def time_week(backend: str, url: str, units: list[Unit], policies: rules.Policie
     cal.working_days(period.start, period.end)
 
     t0 = time.perf_counter()
-    old = store.post_facts(ids, p_from, p_to)
-    record(backend, "week: posts, all of the 730-day look-back", time.perf_counter() - t0,
-           sum(map(len, old.values())))
-    del old
-    t0 = time.perf_counter()
     posts = store.rule_post_facts(ids, p_from, max(p_from, recent_from(period, policies)), p_to)
     record(backend, "week: posts, period + per-column tail", time.perf_counter() - t0,
            sum(map(len, posts.values())))
@@ -213,22 +208,40 @@ def time_week(backend: str, url: str, units: list[Unit], policies: rules.Policie
                                             policies=policies, calendar=cal))
     record(backend, "week: rules (pure Python)", time.perf_counter() - t0, len(verdicts))
     t0 = time.perf_counter()
-    store.save_verdicts(verdicts, as_of=as_of, replace_units=ids, period=period.key)
-    record(backend, "week: save verdicts (first time)", time.perf_counter() - t0, len(verdicts))
-    for label in ("week: evaluate_period (re-evaluate, upsert)", "week: evaluate_period (again)"):
-        t0 = time.perf_counter()
-        n = len(evaluate_period(store, units, period, as_of=as_of, policies=policies, calendar=cal))
-        record(backend, label, time.perf_counter() - t0, n)
+    rows = verdict_rows(verdicts)
+    record(backend, "week: verdict rows (JSON + digest)", time.perf_counter() - t0, len(rows))
+    _forget(store, period.key)
+    t0 = time.perf_counter()
+    stats = store.save_verdicts(verdicts, as_of=as_of, replace_units=ids, period=period.key, rows=rows)
+    record(backend, "week: save verdicts, first time", time.perf_counter() - t0, stats.written)
+    del posts, attempts, verdicts, rows
+    for workers in (1, None):
+        label = "1 process" if workers == 1 else f"{worker_count(len(units), store)} processes"
+        _forget(store, period.key)
+        for step in ("first time", "again (nothing changed)"):
+            t0 = time.perf_counter()
+            n = len(evaluate_period(store, units, period, as_of=as_of, policies=policies, calendar=cal,
+                                    workers=workers))
+            record(backend, f"week: evaluate_period, {label}, {step}", time.perf_counter() - t0, n)
     month = Period.month_of(period.start)
     t0 = time.perf_counter()
     n = len(evaluate_period(store, units, month, as_of=month.end_dt + timedelta(days=3), policies=policies,
                             calendar=cal))
-    record(backend, f"month {month.key}: evaluate_period", time.perf_counter() - t0, n)
-    counts = {}
-    for v in verdicts:
+    record(backend, f"month {month.key}: evaluate_period, first time", time.perf_counter() - t0, n)
+    counts: dict[str, int] = {}
+    for v in store.verdicts(period.key):
         counts[v.status.value] = counts.get(v.status.value, 0) + 1
     print(f"  {backend:<11} week verdicts by status: {counts}")
     store.close()
+
+
+def _forget(store: Store, period: str) -> None:
+    """Drop a period's stored verdicts, so the next evaluation writes every row (a first evaluation)."""
+    with store.engine.begin() as c:
+        c.execute(sa.text("DELETE FROM evaluations WHERE period = :p"), {"p": period})
+    if store.dialect == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(sa.text("VACUUM ANALYZE evaluations"))
 
 
 def time_recompute(backend: str, url: str, units: list[Unit], policies: rules.Policies, cal: WorkCalendar) -> None:
@@ -260,11 +273,20 @@ def main() -> None:
     ap.add_argument("--recompute", choices=["weeks", "none"], default="none",
                     help="weeks: also every week and every month of the five years")
     ap.add_argument("--keep", action="store_true", help="keep the databases (prints their URLs)")
+    ap.add_argument("--reuse", metavar="URL", default=None,
+                    help="time against a database a --keep run left (same --units; one backend)")
     args = ap.parse_args()
     units = make_units(args.units)
     policies, cal = rules.load_policies(), WorkCalendar()
     print(f"{args.units} units x 2 channels, weeks {FIRST_WEEK.key} .. {WEEK.key}")
     for backend in args.backends.split(","):
+        if args.reuse:
+            backend = "postgresql" if args.reuse.startswith("postgresql") else "sqlite"
+            upgrade(args.reuse)
+            time_week(backend, args.reuse, units, policies, cal)
+            if args.recompute == "weeks":
+                time_recompute(backend, args.reuse, units, policies, cal)
+            break
         if backend == "postgresql":
             name = f"pubwatch_bench_{uuid.uuid4().hex[:8]}"
             admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")

@@ -2,25 +2,61 @@
 
 The verdict for a period depends only on stored posts and crawl attempts (never on a live crawl),
 so a backfill of any past period is a deterministic recompute.
+
+Large registries are evaluated in shards, one per CPU: the shards after the first run in forked
+worker processes (each with its own database connection: fetch, rules, serialise), the first in
+this process; the verdicts are saved here in one transaction. Fewer than `PARALLEL_MIN_UNITS` units
+(a county) stay in one process. `PUBWATCH_EVAL_WORKERS` (or `workers=`) sets the number of shards.
 """
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import threading
+import time
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import rules
 from .periods import Period
 from .registry import Unit
-from .store import Store
+from .store import Store, verdict_rows
 from .types import Status, Verdict
 from .workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+PARALLEL_MIN_UNITS = 2000       # below this a worker process costs more than it saves
+MAX_WORKERS = 4
+WORKER_TIMEOUT = 1800           # seconds to wait for a worker before doing its shard here
+PARENT_SHARE = 0.45             # this process also receives the workers' results: a smaller shard
+WORKER_PART = 900               # units a worker evaluates and sends back at a time
+
+Rows = dict[tuple[str, str, str, str], tuple]
 
 
 def evaluate_period(store: Store, units: Sequence[Unit], period: Period, *, as_of: datetime,
                     policies: "rules.Policies | None" = None,
-                    calendar: WorkCalendar | None = None) -> list[Verdict]:
+                    calendar: WorkCalendar | None = None, workers: int | None = None) -> list[Verdict]:
+    started = time.perf_counter()
     policies = policies or rules.load_policies()
     calendar = calendar or WorkCalendar()
+    units = list(units)
+    ids = [u.id for u in units]
+    n = worker_count(len(units), store, workers)
+    if n > 1:
+        verdicts, rows = _sharded(store, units, period, as_of, policies, calendar, n)
+    else:
+        verdicts, rows = evaluate_shard(store, units, period, as_of=as_of, policies=policies, calendar=calendar)
+    stats = store.save_verdicts(verdicts, as_of=as_of, replace_units=ids, period=period.key, rows=rows)
+    store.record_evaluation_run(period.key, as_of=as_of, units=len(ids), stats=stats,
+                                seconds=time.perf_counter() - started)
+    return verdicts
+
+
+def evaluate_shard(store: Store, units: Sequence[Unit], period: Period, *, as_of: datetime,
+                   policies: "rules.Policies", calendar: WorkCalendar) -> tuple[list[Verdict], Rows]:
+    """Fetch, judge and serialise the verdicts of `units` (saving is the caller's)."""
     ids = [u.id for u in units]
     p_from, p_to = rules.post_window(period, policies)
     a_from, a_to = rules.attempt_window(period, as_of, policies)
@@ -30,8 +66,122 @@ def evaluate_period(store: Store, units: Sequence[Unit], period: Period, *, as_o
     for unit in units:
         verdicts.extend(rules.evaluate_unit(unit, period, posts.get(unit.id, []), attempts.get(unit.id, []),
                                             as_of=as_of, policies=policies, calendar=calendar))
-    store.save_verdicts(verdicts, as_of=as_of, replace_units=ids, period=period.key)
-    return verdicts
+    return verdicts, verdict_rows(verdicts)
+
+
+def worker_count(units: int, store: Store, workers: int | None = None) -> int:
+    """Shards to evaluate `units` units in: `workers`, else $PUBWATCH_EVAL_WORKERS, else one per CPU
+    (at most MAX_WORKERS) from PARALLEL_MIN_UNITS units on. 1 where fork or a shared database is
+    not available (an in-memory SQLite database)."""
+    if workers is None:
+        env = os.environ.get("PUBWATCH_EVAL_WORKERS", "").strip()
+        if env:
+            try:
+                workers = int(env)
+            except ValueError:
+                log.warning("PUBWATCH_EVAL_WORKERS=%r is not a number; evaluating in one process", env)
+                workers = 1
+        elif units >= PARALLEL_MIN_UNITS:
+            workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        else:
+            workers = 1
+    if workers <= 1 or units < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    database = store.engine.url.database or ""
+    if store.dialect == "sqlite" and (database in ("", ":memory:") or database.startswith("file::memory:")):
+        return 1
+    return min(workers, units)
+
+
+def _sharded(store: Store, units: list[Unit], period: Period, as_of: datetime, policies: "rules.Policies",
+             calendar: WorkCalendar, n: int) -> tuple[list[Verdict], Rows]:
+    mine = max(1, round(len(units) * PARENT_SHARE)) if n == 2 else max(1, len(units) // n)
+    rest = units[mine:]
+    size = -(-len(rest) // (n - 1))
+    shards = [units[:mine]] + [rest[i:i + size] for i in range(0, len(rest), size)]
+    url = store.engine.url.render_as_string(hide_password=False)
+    ctx = multiprocessing.get_context("fork")
+    workers = [_Worker(ctx, url, shard, period, as_of, policies, calendar) for shard in shards[1:]]
+    verdicts, rows = evaluate_shard(store, shards[0], period, as_of=as_of, policies=policies, calendar=calendar)
+    for worker in workers:
+        result = worker.result()
+        if result is None:
+            result = evaluate_shard(store, worker.units, period, as_of=as_of, policies=policies,
+                                    calendar=calendar)
+        verdicts.extend(result[0])
+        rows.update(result[1])
+    return verdicts, rows
+
+
+class _Worker:
+    """One forked worker evaluating a shard. It sends its results in parts as it goes; a thread
+    here receives (and unpickles) them meanwhile, so little is left to do when it finishes."""
+
+    def __init__(self, ctx: Any, url: str, units: list[Unit], period: Period, as_of: datetime,
+                 policies: "rules.Policies", calendar: WorkCalendar):
+        self.units, self.period = units, period
+        self.verdicts: list[Verdict] = []
+        self.rows: Rows = {}
+        self.failure: str | None = None
+        recv, send = ctx.Pipe(duplex=False)
+        try:
+            self.proc = ctx.Process(target=_shard_worker, args=(send, url, units, period, as_of, policies, calendar),
+                                    name=f"pubwatch-evaluate-{period.key}", daemon=True)
+            self.proc.start()
+        except (OSError, AssertionError, ValueError) as exc:   # e.g. no children of a daemonic process
+            self.proc, self.failure = None, f"cannot start a worker ({exc})"
+        send.close()
+        self.thread = threading.Thread(target=self._collect, args=(recv,), daemon=True)
+        self.thread.start()
+
+    def _collect(self, recv: Any) -> None:
+        try:
+            while self.proc is not None:
+                kind, payload = recv.recv()
+                if kind == "part":
+                    self.verdicts.extend(payload[0])
+                    self.rows.update(payload[1])
+                elif kind == "done":
+                    return
+                else:
+                    self.failure = f"a worker failed ({payload})"
+                    return
+        except (EOFError, OSError) as exc:
+            self.failure = f"a worker died ({type(exc).__name__})"
+        finally:
+            recv.close()
+
+    def result(self) -> tuple[list[Verdict], Rows] | None:
+        """The shard's (verdicts, rows); None (the caller redoes the shard) if the worker failed or hung."""
+        self.thread.join(WORKER_TIMEOUT)
+        if self.thread.is_alive():
+            self.failure = f"a worker gave no answer in {WORKER_TIMEOUT} s"
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.join(5)
+        if self.failure:
+            log.warning("evaluating %s: %s; redoing its %d units here", self.period.key, self.failure,
+                        len(self.units))
+            return None
+        return self.verdicts, self.rows
+
+
+def _shard_worker(send: Any, url: str, units: list[Unit], period: Period, as_of: datetime,
+                  policies: "rules.Policies", calendar: WorkCalendar) -> None:
+    """In a forked worker: its own connection (never the parent's), one shard in parts, results back."""
+    try:
+        store = Store(url)
+        try:
+            for i in range(0, len(units), WORKER_PART):
+                send.send(("part", evaluate_shard(store, units[i:i + WORKER_PART], period, as_of=as_of,
+                                                  policies=policies, calendar=calendar)))
+        finally:
+            store.close()
+        send.send(("done", None))
+    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which redoes the shard
+        send.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
 
 
 def recent_from(period: Period, policies: "rules.Policies") -> datetime:

@@ -132,7 +132,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     out = {}
     for name in ("closed", "current"):
         period = wk[name]
-        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, units, period, wk["as_of"]),
+        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
@@ -142,13 +142,13 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     earlier = wk["closed"]
     for _ in range(lookback):
         earlier = earlier.previous()
-        if not rt.store.evaluations(earlier.key, [u.id for u in units]):
+        if not rt.store.has_evaluations(earlier.key, [u.id for u in units]):
             evaluate_period(rt.store, units, earlier, as_of=wk["as_of"], policies=rt.policies,
                             calendar=rt.calendar)
     # Months too: quotas and their early warnings (the current month, and the one just closed).
     month = Period.month_of(wk["as_of"])
     for name, period in (("month", month), ("closed_month", month.previous())):
-        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, units, period, wk["as_of"]),
+        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
     out["as_of"] = wk["as_of"].isoformat()
@@ -156,13 +156,13 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     return out
 
 
-def latest_as_of(rt: Runtime, units: Sequence[Any], period: Period, as_of: datetime) -> datetime:
+def latest_as_of(rt: Runtime, period: Period, as_of: datetime) -> datetime:
     """The time to evaluate `period` at: `as_of`, or later if the period was already evaluated with later
     knowledge. A backfill of an older week re-evaluates the week after it too (its "current" week) and
     the month; done at the backfill's own time it would replace e.g. a closed week's "missed" by the
     "at_risk"/"unknown" of a week still open — never let an older run regress a newer verdict."""
-    stored = [e.as_of for e in rt.store.evaluations(period.key, [u.id for u in units]) if e.as_of]
-    return max([as_of, *stored])
+    stored = rt.store.latest_evaluation_as_of(period.key)
+    return max(as_of, stored) if stored else as_of
 
 
 def evaluate(rt: Runtime, period_key: str, *, as_of: datetime | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -117,6 +117,7 @@ class Post(Base):
         UniqueConstraint("unit_id", "channel", "url_key", name="uq_posts_unit_channel_url"),
         Index("ix_posts_unit_published", "unit_id", "published_at"),
         Index("ix_posts_published", "published_at"),
+        Index("ix_posts_source_published", "source_id", "published_at"),   # the rules' history tail
     )
 
 
@@ -134,13 +135,31 @@ class Evaluation(Base):
     deadline: Mapped[date | None] = mapped_column(Date)
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     score: Mapped[float | None] = mapped_column(Float)
-    as_of: Mapped[datetime]
+    as_of: Mapped[datetime]                # the evaluation that last changed this row
     evaluated_at: Mapped[datetime]
+    digest: Mapped[str | None] = mapped_column(String(32))   # md5 of the content: unchanged rows are not rewritten
 
     __table_args__ = (
         UniqueConstraint("unit_id", "channel", "period", "rule", name="uq_evaluations_key"),
         Index("ix_evaluations_period", "period"),
     )
+
+
+class EvaluationRun(Base):
+    """One evaluation of one period: as of when, how many verdicts, how many rows it wrote."""
+
+    __tablename__ = "evaluation_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(10))
+    as_of: Mapped[datetime]
+    evaluated_at: Mapped[datetime]
+    units: Mapped[int] = mapped_column(Integer)
+    verdicts: Mapped[int] = mapped_column(Integer)
+    written: Mapped[int] = mapped_column(Integer)       # new or changed rows
+    removed: Mapped[int] = mapped_column(Integer)       # rows of rules that no longer apply
+    seconds: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_evaluation_runs_period", "period", "as_of"),)
 
 
 class Notice(Base):

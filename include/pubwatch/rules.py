@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -605,26 +606,35 @@ def _days_out_of_limit(ref: datetime | None, period: Period, check_point: dateti
                        spec: tuple[int, str]) -> int:
     """Days of the period (up to the check point) at whose end `ref` was older than the limit.
     Being out of limit only grows with time (ref is fixed), so count back from the last day."""
-    last_day = (check_point - timedelta(microseconds=1)).astimezone(TZ).date()
+    last_day = _last_day(check_point)
     if ref is None:
         return max(0, (min(last_day, period.end) - period.start).days + 1)
-
-    def out(d: date) -> bool:
-        return ref < _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec)
-
     count, d = 0, min(last_day, period.end)
-    while d >= period.start and out(d):
+    while d >= period.start and ref < _day_end_cutoff(d, spec):
         count += 1
         d -= timedelta(days=1)
     return count
 
 
+@lru_cache(maxsize=4096)
+def _last_day(check_point: datetime) -> date:
+    return (check_point - timedelta(microseconds=1)).astimezone(TZ).date()
+
+
+@lru_cache(maxsize=4096)
+def _day_end_cutoff(d: date, spec: tuple[int, str]) -> datetime:
+    """The staleness cutoff at the end of day `d` (midnight after it, Asia/Shanghai)."""
+    return _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec)
+
+
+@lru_cache(maxsize=4096)
 def _cutoff(check_point: datetime, spec: tuple[int, str]) -> datetime:
     n, unit = spec
     cp = check_point.astimezone(TZ)
     return cp - timedelta(days=n) if unit == "d" else _months_back(cp, n)
 
 
+@lru_cache(maxsize=256)
 def _spec_text(spec: tuple[int, str]) -> str:
     n, unit = spec
     if unit == "d":

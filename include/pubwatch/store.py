@@ -1,18 +1,22 @@
 """The tracking store: engine, migrations and the few queries the rest of pubwatch needs."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, case, create_engine, delete, event, func, literal_column, select
-from sqlalchemy.orm import Session, sessionmaker
+import orjson
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.orm import sessionmaker
 
 from . import config
-from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow, UnitRow, UTCDateTime
+from .models import CrawlAttempt, Evaluation, EvaluationRun, Notice, Post, SourceRow, UnitRow
+from .rawsql import Raw
 from .registry import SourceConfig, Unit
 from .rules import dedupe_posts
 from .types import TZ, WECHAT, AttemptFact, ListItem, Outcome, PostFact, SourceResult, Verdict
@@ -41,43 +45,56 @@ def _insert_ignore(dialect: str, table):
     raise RuntimeError(f"unsupported database dialect {dialect}")
 
 
-def _upsert(dialect: str, table, index_elements: list[str], update_cols: list[str]):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as pg_insert  # same API
-    else:
-        raise RuntimeError(f"unsupported database dialect {dialect}")
-    stmt = pg_insert(table)
-    return stmt.on_conflict_do_update(index_elements=index_elements,
-                                      set_={c: getattr(stmt.excluded, c) for c in update_cols})
-
-
 _EVAL_KEY = ("unit_id", "channel", "period", "rule")
-_EVAL_UPDATE = ("status", "count", "required", "reason", "deadline", "evidence", "as_of", "evaluated_at")
+_EVAL_UPDATE = ("status", "count", "required", "reason", "deadline", "evidence", "as_of", "evaluated_at", "digest")
+_EVAL_COLS = _EVAL_KEY + _EVAL_UPDATE
 
 
-def _pg_upsert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Evaluation upsert through psycopg2's execute_values: multi-row statements, 1000 rows each
-    (SQLAlchemy sends this ON CONFLICT statement row by row with psycopg2's executemany, ~0.15 ms a
-    row). Binds as the models do: naive-UTC timestamps, JSON text for the evidence."""
-    import json
+@dataclass(frozen=True)
+class SaveStats:
+    """What one save of verdicts did: verdicts given, rows written (new or changed), rows removed."""
 
-    from psycopg2.extras import execute_values
+    verdicts: int
+    written: int
+    removed: int
 
-    cols = _EVAL_KEY + _EVAL_UPDATE
-    utc = UTCDateTime().process_bind_param
-    values = [tuple(json.dumps(r[c]) if c == "evidence" else utc(r[c], None) if c in ("as_of", "evaluated_at")
-                    else r[c] for c in cols) for r in rows]
-    sql = (f"INSERT INTO evaluations ({', '.join(cols)}) VALUES %s "
-           f"ON CONFLICT ({', '.join(_EVAL_KEY)}) DO UPDATE SET "
-           + ", ".join(f"{c} = EXCLUDED.{c}" for c in _EVAL_UPDATE))
-    template = "(" + ", ".join("%s::json" if c == "evidence" else "%s" for c in cols) + ")"
-    cur = session.connection().connection.dbapi_connection.cursor()
-    try:
-        execute_values(cur, sql, values, template=template, page_size=1000)
-    finally:
-        cur.close()
+
+def _write_evaluations(raw: Raw, new: list[tuple], changed: list[tuple]) -> None:
+    """Write evaluation rows (tuples in _EVAL_COLS order, timestamps already as stored): `new` ones
+    (no stored row when read) and `changed` ones. On psycopg2 new rows are COPYed straight in (a
+    concurrent evaluation that inserted one of them first sends them the upsert way instead), changed
+    ones COPYed into a temporary table and upserted from it; elsewhere one executemany upsert."""
+    cols = ", ".join(_EVAL_COLS)
+    update = ", ".join(f"{c} = excluded.{c}" for c in _EVAL_UPDATE)
+    conflict = f"ON CONFLICT ({', '.join(_EVAL_KEY)}) DO UPDATE SET {update}"
+    if raw.driver != "psycopg2":
+        raw.executemany(f"INSERT INTO evaluations ({cols}) VALUES ({raw.marks(len(_EVAL_COLS))}) {conflict}",
+                        new + changed)
+        return
+    import psycopg2
+
+    copy = f"({cols}) FROM STDIN WITH (FORMAT csv, FORCE_NULL (deadline))"
+    if new:
+        raw.execute("SAVEPOINT pubwatch_new_evaluations")
+        try:
+            raw.cur.copy_expert(f"COPY evaluations {copy}", _csv(new))
+            raw.execute("RELEASE SAVEPOINT pubwatch_new_evaluations")
+        except psycopg2.IntegrityError:
+            raw.execute("ROLLBACK TO SAVEPOINT pubwatch_new_evaluations")
+            changed = new + changed
+    if changed:
+        raw.execute("CREATE TEMPORARY TABLE pubwatch_evaluations_in (unit_id text, channel text, period text, "
+                    "rule text, status text, count integer, required integer, reason text, deadline date, "
+                    "evidence json, as_of timestamp, evaluated_at timestamp, digest text) ON COMMIT DROP")
+        raw.cur.copy_expert(f"COPY pubwatch_evaluations_in {copy}", _csv(changed))
+        raw.execute(f"INSERT INTO evaluations ({cols}) SELECT {cols} FROM pubwatch_evaluations_in {conflict}")
+
+
+def _csv(rows: list[tuple]) -> io.StringIO:
+    buf = io.StringIO()
+    csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    buf.seek(0)
+    return buf
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -235,21 +252,25 @@ class Store:
             return inserted
 
     # ----------------------------------------------------------------- evaluate
+    _POST_COLS = ("p.unit_id, p.source_id, p.channel, p.url, p.title, p.published_at, p.first_seen_at, "
+                  "p.column_type, p.date_suspicious")
+
+    @staticmethod
+    def _post_fact_rows(raw: Raw, rows: list[tuple], out: dict[str, list[PostFact]]) -> None:
+        ts = raw.ts_reader()
+        for uid, sid, channel, url, title, published, seen, ctype, susp in rows:
+            out[uid].append(PostFact(sid, channel, url, title, ts(published), ts(seen), ctype, bool(susp)))
+
     def post_facts(self, unit_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[PostFact]]:
-        """Posts with a stated date in [start, end), grouped by unit."""
+        """Posts with a stated date in [start, end), grouped by unit, oldest first."""
         out: dict[str, list[PostFact]] = defaultdict(list)
-        with self.Session() as s:
+        with self.Session() as s, Raw(s) as raw:
             for chunk in _chunks(list(unit_ids), 900):
-                q = (select(Post.unit_id, Post.source_id, Post.channel, Post.url, Post.title, Post.published_at,
-                            Post.first_seen_at, Post.column_type, Post.date_suspicious)
-                     .where(Post.unit_id.in_(chunk), Post.published_at >= start, Post.published_at < end,
-                            Post.pinned.is_(False))
-                     .order_by(Post.unit_id, Post.published_at, Post.id))
-                for r in s.execute(q):
-                    out[r.unit_id].append(PostFact(source_id=r.source_id, channel=r.channel, url=r.url,
-                                                   title=r.title, published=r.published_at,
-                                                   first_seen=r.first_seen_at, column_type=r.column_type,
-                                                   date_suspicious=r.date_suspicious))
+                rows = raw.rows(f"SELECT {self._POST_COLS} FROM posts p WHERE p.unit_id IN ({raw.marks(len(chunk))}) "
+                                "AND p.published_at >= ? AND p.published_at < ? AND NOT p.pinned "
+                                "ORDER BY p.unit_id, p.published_at, p.id",
+                                [*chunk, raw.ts_param(start), raw.ts_param(end)])
+                self._post_fact_rows(raw, rows, out)
         return out
 
     def rule_post_facts(self, unit_ids: Sequence[str], history_from: datetime, recent_from: datetime,
@@ -257,12 +278,14 @@ class Store:
         """What the rules need of the posts in [history_from, end), without shipping all of them.
 
         Posts in [recent_from, end) come in full. Of the older history only the tail the rules can
-        look at comes back: per (unit, channel), every post on the days from the oldest "latest
-        post" of its sources (the latest non-suspicious one where a source has one) up to
-        recent_from. That holds each source's latest post and latest non-suspicious post (staleness,
-        the last post before a period) and whole days, so WeChat's same-title-same-day dedupe gives
-        the same answers as over the full history. See `_history_tail_is_complete` for the one case
-        that needs the full history instead (then it is fetched)."""
+        look at comes back: for each portal column, its posts from local midnight of the day of its
+        latest post (its latest non-suspicious one, if it has one); for a WeChat account, whose
+        sources (two bridges) may carry one article twice, the same per account from the oldest of
+        its sources' latest posts. That holds each source's latest post and latest non-suspicious
+        post (staleness, the last post before a period) and whole days, so WeChat's same-title-
+        same-day dedupe gives the same answers as over the full history (portal posts are unique
+        per URL already). See `_history_tail_is_complete` for the one case that needs the full
+        history instead (then it is fetched)."""
         out: dict[str, list[PostFact]] = defaultdict(list)
         if recent_from <= history_from:
             return self.post_facts(unit_ids, history_from, end)
@@ -280,83 +303,112 @@ class Store:
         return out
 
     def _history_tail(self, unit_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[PostFact]]:
-        """See `rule_post_facts`: the per (unit, channel) tail of the posts in [start, end)."""
+        """See `rule_post_facts`: the tail of the posts in [start, end). Each source's latest posts are
+        two index probes (ix_posts_source_published), not an aggregate over years of posts."""
         out: dict[str, list[PostFact]] = defaultdict(list)
-        live = (Post.published_at >= start, Post.published_at < end, Post.pinned.is_(False))
-        with self.Session() as s:
+        with self.Session() as s, Raw(s) as raw:
+            lo, hi = raw.ts_param(start), raw.ts_param(end)
+            latest = ("(SELECT p.published_at FROM posts p WHERE p.source_id = s.id AND p.published_at >= ? "
+                      "AND p.published_at < ? AND NOT p.pinned {extra} ORDER BY p.published_at DESC LIMIT 1)")
             for chunk in _chunks(list(unit_ids), 900):
-                per_source = (select(Post.unit_id, Post.channel, Post.source_id,
-                                     func.max(Post.published_at).label("last_any"),
-                                     func.max(case((Post.date_suspicious.is_(False), Post.published_at)))
-                                     .label("last_ok"))
-                              .where(Post.unit_id.in_(chunk), *live)
-                              .group_by(Post.unit_id, Post.channel, Post.source_id)).subquery()
-                cut = (select(per_source.c.unit_id, per_source.c.channel,
-                              func.min(func.coalesce(per_source.c.last_ok, per_source.c.last_any)).label("c"))
-                       .group_by(per_source.c.unit_id, per_source.c.channel)).subquery()
-                # A day earlier than the cut, in SQL; the exact local-midnight cut is applied below.
-                lower = (cut.c.c - literal_column("interval '1 day'") if self.dialect == "postgresql"
-                         else func.datetime(cut.c.c, "-1 day"))
-                q = (select(Post.unit_id, Post.source_id, Post.channel, Post.url, Post.title, Post.published_at,
-                            Post.first_seen_at, Post.column_type, Post.date_suspicious)
-                     .join(cut, and_(Post.unit_id == cut.c.unit_id, Post.channel == cut.c.channel))
-                     .where(Post.unit_id.in_(chunk), Post.published_at >= lower, *live))
-                rows: dict[tuple[str, str], list[PostFact]] = defaultdict(list)
-                for r in s.execute(q):
-                    rows[(r.unit_id, r.channel)].append(PostFact(
-                        source_id=r.source_id, channel=r.channel, url=r.url, title=r.title,
-                        published=r.published_at, first_seen=r.first_seen_at, column_type=r.column_type,
-                        date_suspicious=r.date_suspicious))
-                for (uid, _), posts in rows.items():
+                sql = (
+                    "WITH src AS (SELECT s.id, s.unit_id, s.channel, "
+                    f"CASE WHEN s.channel = '{WECHAT}' THEN '' ELSE s.id END AS part, "
+                    f"{latest.format(extra='')} AS last_any, "
+                    f"{latest.format(extra='AND NOT p.date_suspicious')} AS last_ok "
+                    f"FROM sources s WHERE s.unit_id IN ({raw.marks(len(chunk))})), "
+                    "cut AS (SELECT id, MIN(COALESCE(last_ok, last_any)) "
+                    "OVER (PARTITION BY unit_id, channel, part) AS c FROM src) "
+                    f"SELECT {self._POST_COLS} FROM cut JOIN posts p ON p.source_id = cut.id "
+                    f"WHERE cut.c IS NOT NULL AND p.published_at >= {raw.day_before('cut.c')} "
+                    "AND p.published_at >= ? AND p.published_at < ? AND NOT p.pinned")
+                rows: dict[str, list[PostFact]] = defaultdict(list)
+                self._post_fact_rows(raw, raw.rows(sql, [lo, hi, lo, hi, *chunk, lo, hi]), rows)
+                for uid, posts in rows.items():
                     out[uid].extend(_whole_days_from_cut(posts))
         for posts in out.values():
             posts.sort(key=lambda p: (p.published, p.url))
         return out
 
     def attempt_facts(self, unit_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[AttemptFact]]:
+        """Finished crawl attempts started in [start, end), grouped by unit, oldest first."""
         out: dict[str, list[AttemptFact]] = defaultdict(list)
-        with self.Session() as s:
+        outcomes = {o.value: o for o in Outcome}
+        with self.Session() as s, Raw(s) as raw:
+            ts = raw.ts_reader()
             for chunk in _chunks(list(unit_ids), 900):
-                q = (select(CrawlAttempt.unit_id, CrawlAttempt.source_id, CrawlAttempt.channel,
-                            CrawlAttempt.started_at, CrawlAttempt.outcome, CrawlAttempt.message,
-                            CrawlAttempt.source_updated, CrawlAttempt.covered_from)
-                     .where(CrawlAttempt.unit_id.in_(chunk), CrawlAttempt.kind == "crawl",
-                            CrawlAttempt.started_at >= start, CrawlAttempt.started_at < end,
-                            CrawlAttempt.outcome != "running")
-                     .order_by(CrawlAttempt.unit_id, CrawlAttempt.started_at, CrawlAttempt.id))
-                for r in s.execute(q):
-                    out[r.unit_id].append(AttemptFact(source_id=r.source_id, channel=r.channel,
-                                                      started_at=r.started_at, outcome=Outcome(r.outcome),
-                                                      message=r.message, source_updated=r.source_updated,
-                                                      covered_from=r.covered_from))
+                rows = raw.rows("SELECT unit_id, source_id, channel, started_at, outcome, message, source_updated, "
+                                f"covered_from FROM crawl_attempts WHERE unit_id IN ({raw.marks(len(chunk))}) "
+                                "AND kind = 'crawl' AND started_at >= ? AND started_at < ? AND outcome <> 'running' "
+                                "ORDER BY unit_id, started_at, id", [*chunk, raw.ts_param(start), raw.ts_param(end)])
+                for uid, sid, channel, started, outcome, message, updated, covered in rows:
+                    out[uid].append(AttemptFact(sid, channel, ts(started), outcomes[outcome], message or "",
+                                                ts(updated), ts(covered)))
         return out
 
     def save_verdicts(self, verdicts: Sequence[Verdict], *, as_of: datetime,
-                      replace_units: Sequence[str] | None = None, period: str | None = None) -> None:
+                      replace_units: Sequence[str] | None = None, period: str | None = None,
+                      rows: dict[tuple[str, str, str, str], tuple] | None = None) -> SaveStats:
         """Upsert verdicts; with replace_units+period, rows of those units for that period that the
-        new evaluation no longer produces (a rule that stopped applying) are removed. One transaction."""
+        new evaluation no longer produces (a rule that stopped applying) are removed. One transaction.
+
+        A verdict whose content (status, count, required, reason, deadline, evidence) equals the stored
+        row's — compared by digest — is not rewritten: its row keeps the as_of of the evaluation that
+        last changed it. A weekly re-evaluation of 10,000 units then writes only what changed.
+        `rows`: `verdict_rows(verdicts)` if the caller already made them (in parallel workers)."""
         now = utcnow()
-        rows = [dict(unit_id=v.unit_id, channel=v.channel, period=v.period, rule=v.rule,
-                     status=v.status.value, count=v.count, required=v.required, reason=v.reason,
-                     deadline=v.deadline, evidence=_jsonable(v.evidence), as_of=as_of, evaluated_at=now)
-                for v in verdicts]
+        rows = verdict_rows(verdicts) if rows is None else rows
+        periods = {key[2] for key in rows} | ({period} if period else set())
+        with self.Session.begin() as s, Raw(s) as raw:
+            stored: dict[tuple[str, str, str, str], tuple[int, str | None]] = {}
+            for per in periods:
+                units = set(replace_units) if replace_units is not None and per == period else \
+                    {key[0] for key in rows if key[2] == per}
+                select_sql = "SELECT id, unit_id, channel, rule, digest FROM evaluations WHERE period = ?"
+                if len(units) > 900:     # most of the period: one pass over it beats IN lists
+                    found = [r for r in raw.rows(select_sql, [per]) if r[1] in units]
+                else:
+                    found = raw.rows(f"{select_sql} AND unit_id IN ({raw.marks(len(units))})", [per, *units]) \
+                        if units else []
+                for rid, uid, channel, rule, digest in found:
+                    stored[(uid, channel, per, rule)] = (rid, digest)
+            gone = [rid for key, (rid, _) in stored.items()
+                    if key not in rows and replace_units is not None and key[2] == period]
+            for chunk in _chunks(gone, 900):
+                raw.execute(f"DELETE FROM evaluations WHERE id IN ({raw.marks(len(chunk))})", chunk)
+            stamps = (raw.ts_param(as_of), raw.ts_param(now))
+            if raw.pg:                 # the same two for every row: format them once, not per CSV row
+                stamps = tuple(str(t) for t in stamps)
+            new, changed = [], []
+            for key, row in rows.items():
+                old = stored.get(key)
+                if old is None:
+                    new.append((*key, *row[:6], *stamps, row[6]))
+                elif old[1] != row[6]:
+                    changed.append((*key, *row[:6], *stamps, row[6]))
+            if new or changed:
+                _write_evaluations(raw, new, changed)
+        return SaveStats(len(rows), len(new) + len(changed), len(gone))
+
+    def record_evaluation_run(self, period: str, *, as_of: datetime, units: int, stats: SaveStats,
+                              seconds: float) -> None:
         with self.Session.begin() as s:
-            if replace_units is not None and period is not None:
-                keep = {(v.unit_id, v.channel, v.rule) for v in verdicts}
-                gone = []
-                for chunk in _chunks(list(replace_units), 900):
-                    gone += [row.id for row in s.execute(
-                        select(Evaluation.id, Evaluation.unit_id, Evaluation.channel, Evaluation.rule)
-                        .where(Evaluation.period == period, Evaluation.unit_id.in_(chunk)))
-                        if (row.unit_id, row.channel, row.rule) not in keep]
-                for chunk in _chunks(gone, 900):
-                    s.execute(delete(Evaluation).where(Evaluation.id.in_(chunk)))
-            if self.engine.dialect.driver == "psycopg2":
-                _pg_upsert_evaluations(s, rows)
-                return
-            stmt = _upsert(self.dialect, Evaluation.__table__, list(_EVAL_KEY), list(_EVAL_UPDATE))
-            for chunk in _chunks(rows, 500):
-                s.execute(stmt, chunk)
+            s.add(EvaluationRun(period=period, as_of=as_of, evaluated_at=utcnow(), units=units,
+                                verdicts=stats.verdicts, written=stats.written, removed=stats.removed,
+                                seconds=round(seconds, 3)))
+
+    def latest_evaluation_as_of(self, period: str) -> datetime | None:
+        """The latest `as_of` any evaluation of `period` used (None: never evaluated)."""
+        with self.Session() as s:
+            return s.scalar(select(func.max(EvaluationRun.as_of)).where(EvaluationRun.period == period))
+
+    def has_evaluations(self, period: str, unit_ids: Sequence[str]) -> bool:
+        with self.Session() as s:
+            for chunk in _chunks(list(unit_ids), 900):
+                if s.scalar(select(Evaluation.id).where(Evaluation.period == period,
+                                                        Evaluation.unit_id.in_(chunk)).limit(1)) is not None:
+                    return True
+        return False
 
     def evaluations(self, period: str, unit_ids: Sequence[str] | None = None) -> list[Evaluation]:
         with self.Session() as s:
@@ -428,6 +480,21 @@ def _history_tail_is_complete(posts: list[PostFact]) -> bool:
     return any(not p.date_suspicious for p in dedupe_posts(wechat))
 
 
+def verdict_rows(verdicts: Iterable[Verdict]) -> dict[tuple[str, str, str, str], tuple]:
+    """{(unit, channel, period, rule): (status, count, required, reason, deadline, evidence JSON, digest)}
+    — what `save_verdicts` writes; the digest (md5 of the content) tells a changed verdict."""
+    rows = {}
+    dumps, md5 = orjson.dumps, hashlib.md5
+    for v in verdicts:
+        evidence = dumps(v.evidence, default=_json_default).decode()
+        deadline = v.deadline.isoformat() if v.deadline else None
+        digest = md5(f"{v.status.value}\x1f{v.count}\x1f{v.required}\x1f{deadline}\x1f{v.reason}"
+                     f"\x1f{evidence}".encode()).hexdigest()
+        rows[(v.unit_id, v.channel, v.period, v.rule)] = (v.status.value, v.count, v.required, v.reason,
+                                                           deadline, evidence, digest)
+    return rows
+
+
 def _chunks(seq: list, n: int):
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
@@ -441,11 +508,3 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "value"):
         return value.value
     return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data (dates as ISO text, enums as values) — through the C encoder, it is on the hot
-    path of saving tens of thousands of verdicts."""
-    import json
-
-    return json.loads(json.dumps(value, default=_json_default, ensure_ascii=False))
