@@ -34,7 +34,7 @@ import yaml
 
 from .periods import KINDS, Period
 from .registry import CATEGORIES, COLUMN_TYPES, SourceConfig, Unit
-from .types import (CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, PORTAL, TZ, WECHAT, AttemptFact,
+from .types import (CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, PORTAL, TZ, UTC, WECHAT, AttemptFact,
                     PostFact, Status, Verdict)
 from .workdays import WorkCalendar
 
@@ -216,10 +216,13 @@ class _Facts:
     attempts: dict[str, list[AttemptFact]]    # source id -> attempts, oldest first
     is_open: bool = False                     # as_of is before the period's end
     check_point: datetime | None = None       # min(as_of, period end): posts after it are ignored
+    start: datetime | None = None             # the period's start
+    # Both in UTC, like stored times: comparing datetimes of one tzinfo skips utcoffset() calls.
 
     def __post_init__(self) -> None:
         self.is_open = self.as_of < self.period.end_dt
-        self.check_point = min(self.as_of, self.period.end_dt)
+        self.check_point = min(self.as_of, self.period.end_dt).astimezone(UTC)
+        self.start = self.period.start_dt.astimezone(UTC)
 
     def last_post(self, sources: Iterable[SourceConfig], count_suspicious: bool = True) -> PostFact | None:
         """The newest post of `sources` published before the check point."""
@@ -243,7 +246,7 @@ def dedupe_posts(posts: Iterable[PostFact]) -> list[PostFact]:
         if p.url in seen_urls:
             continue
         if p.channel == WECHAT:
-            key = (p.title.strip(), p.published.astimezone(TZ).date())
+            key = (p.title.strip(), p.local_day)
             first_source = seen_titles.setdefault(key, p.source_id)
             if first_source != p.source_id:
                 continue
@@ -281,8 +284,8 @@ def _fmt(dt: datetime) -> str:
 
 def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool, list[str], dict[str, Any]]:
     """Whether every source is verified for the period; Chinese problems; failed-attempt summary."""
-    cutoff = facts.period.end_dt if not facts.is_open else facts.as_of - timedelta(
-        hours=facts.settings["freshness_hours"])
+    cutoff = (facts.period.end_dt if not facts.is_open else facts.as_of - timedelta(
+        hours=facts.settings["freshness_hours"])).astimezone(UTC)
     word = _PERIOD_WORDS[facts.period.kind]
     problems: list[str] = []
     failed: dict[str, Any] = {"count": 0, "by_outcome": {}, "last": None}
@@ -290,7 +293,7 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool,
         atts = facts.attempts.get(src.id, [])
         good = [a for a in atts if a.outcome.verified and a.started_at >= cutoff]
         # A listing proves "no post" only as far back as it reached (crawls chain their coverage).
-        reaching = [a for a in good if a.covered_from is None or a.covered_from <= facts.period.start_dt]
+        reaching = [a for a in good if a.covered_from is None or a.covered_from <= facts.start]
         fresh = [a for a in reaching if a.source_updated is None or a.source_updated >= cutoff]
         bad = [a for a in atts if not a.outcome.verified]
         for a in bad:
@@ -337,7 +340,7 @@ class Finding:
 
 
 def _post_brief(p: PostFact) -> dict[str, Any]:
-    out = {"title": p.title, "url": p.url, "published": p.published.astimezone(TZ).isoformat()}
+    out = {"title": p.title, "url": p.url, "published": p.local_time.isoformat()}
     if p.date_suspicious:
         out["date_suspicious"] = True
     return out
@@ -432,6 +435,7 @@ class Policy:
                 start: datetime, end: datetime) -> tuple[list[PostFact], list[PostFact]]:
         """(counted posts, suspicious posts) published in [start, end) from `sources`."""
         ids = {s.id for s in sources}
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         pool = facts.channel_posts[channel] if channel else dedupe_posts(
             p for c in CHANNELS for p in facts.channel_posts[c])
         in_window = [p for p in pool if p.source_id in ids and start <= p.published < end]
@@ -481,19 +485,19 @@ class _CountPolicy(Policy):
         before = None
         for src in sources:
             for p in facts.posts.get(src.id, ()):
-                if p.published >= period.start_dt:
+                if p.published >= facts.start:
                     break
                 before = p.published if before is None or p.published > before else before
         left = before.astimezone(TZ).date() if before else period.start - timedelta(days=1)
         end = (facts.check_point - timedelta(microseconds=1)).astimezone(TZ).date()
-        days = sorted({p.published.astimezone(TZ).date() for p in counted})
+        days = sorted({p.local_day for p in counted})
         return _gap_stats(days, left, end, facts.calendar, False, 0)[0]
 
     def count_finding(self, facts: _Facts, rule: str, channel: str, sources: tuple[SourceConfig, ...],
                       required: int, what: str = "发文") -> Finding:
         period = facts.period
         counted, suspicious = self.counted(facts, sources, None if channel == UNIT_SCOPE else channel,
-                                           period.start_dt, facts.check_point)
+                                           facts.start, facts.check_point)
         required = self.required_for(facts, required)
         count = len(counted)
         word = _PERIOD_WORDS[period.kind]
@@ -504,8 +508,8 @@ class _CountPolicy(Policy):
         last = facts.last_post(sources)
         if last is not None:
             evidence["last_post"] = {"title": last.title, "url": last.url,
-                                     "date": last.published.astimezone(TZ).date().isoformat()}
-            evidence["last_update"] = last.published.astimezone(TZ).isoformat()
+                                     "date": last.local_day.isoformat()}
+            evidence["last_update"] = last.local_time.isoformat()
         evidence["longest_gap_days"] = self.longest_gap(facts, sources, counted)
         satisfied = count >= required
         if not satisfied and not facts.is_open:
@@ -623,8 +627,8 @@ def _last_day(check_point: datetime) -> date:
 
 @lru_cache(maxsize=4096)
 def _day_end_cutoff(d: date, spec: tuple[int, str]) -> datetime:
-    """The staleness cutoff at the end of day `d` (midnight after it, Asia/Shanghai)."""
-    return _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec)
+    """The staleness cutoff at the end of day `d` (midnight after it, Asia/Shanghai), in UTC."""
+    return _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec).astimezone(UTC)
 
 
 @lru_cache(maxsize=4096)
@@ -695,6 +699,8 @@ class StalenessPolicy(Policy):
         """`groups`: (name, sources) — one group per portal column, one for a WeChat account."""
         deadline_dt = facts.period.end_dt                      # judged at the period's end
         cutoff = _cutoff(deadline_dt, spec)
+        cutoff_utc = cutoff.astimezone(UTC)
+        check_day = facts.check_point.astimezone(TZ).date()
         count_susp = facts.settings["count_suspicious"] if self.count_suspicious is None else self.count_suspicious
         joined = facts.unit.start_date
         columns, stale, empty, failing_sources = [], [], [], []
@@ -705,13 +711,13 @@ class StalenessPolicy(Policy):
             if joined is not None:                              # a new unit's clock starts on joining
                 joined_dt = datetime.combine(joined, datetime.min.time(), tzinfo=TZ)
                 ref = max(ref, joined_dt) if ref else joined_dt
-            fresh = ref is not None and ref >= cutoff
+            fresh = ref is not None and ref >= cutoff_utc
             row: dict[str, Any] = {"column": name, "sources": [s.id for s in sources],
                                    "fresh": fresh}
             if last is not None:
                 row["last_post"] = {"title": last.title, "url": last.url,
-                                    "date": last.published.astimezone(TZ).date().isoformat()}
-                row["age_days"] = (facts.check_point.astimezone(TZ).date() - last.published.astimezone(TZ).date()).days
+                                    "date": last.local_day.isoformat()}
+                row["age_days"] = (check_day - last.local_day).days
             columns.append(row)
             if ref is not None:
                 due = ref.astimezone(TZ).date() + (deadline_dt.date() - cutoff.date())
@@ -788,7 +794,7 @@ class RollingWindowPolicy(Policy):
                 evidence["suspicious_posts"] = [_post_brief(p) for p in suspicious[:EVIDENCE_POSTS]]
             last = _last_before(facts.channel_posts[channel], facts.check_point)
             if last is not None:
-                evidence["last_update"] = last.published.astimezone(TZ).isoformat()
+                evidence["last_update"] = last.local_time.isoformat()
             fact = f"{start_day:%m月%d日}至{end_day:%m月%d日}({self.days}{unit_word})内发文{len(counted)}篇(要求至少{self.min_posts}篇)"
             f = Finding(self.kind, channel, self.subject(facts.unit, channel), fact, len(counted), self.min_posts,
                         len(counted) >= self.min_posts, sources, evidence,
@@ -826,7 +832,7 @@ class MaxGapPolicy(Policy):
             ids = {s.id for s in sources}
             posts = [p for p in facts.channel_posts[channel] if p.source_id in ids and p.published < facts.check_point
                      and (count_susp or not p.date_suspicious)]
-            days = sorted({p.published.astimezone(TZ).date() for p in posts})
+            days = sorted({p.local_day for p in posts})
             before = [d for d in days if d < period.start]
             left = before[-1] if before else period.start - timedelta(days=1)
             joined = facts.unit.start_date
@@ -842,7 +848,7 @@ class MaxGapPolicy(Policy):
             if not before:
                 evidence["no_earlier_post"] = True
             if posts:
-                evidence["last_update"] = posts[-1].published.astimezone(TZ).isoformat()
+                evidence["last_update"] = posts[-1].local_time.isoformat()
             satisfied = longest_at_end <= self.max_days
             due = cal.add_working_days(last_day, self.max_days) if working else last_day + timedelta(days=self.max_days)
             fact = f"最长更新间隔{longest_so_far}{unit_word}(要求不超过{self.max_days}{unit_word})"

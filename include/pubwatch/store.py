@@ -59,7 +59,111 @@ class SaveStats:
     removed: int
 
 
-def _write_evaluations(raw: Raw, new: list[tuple], changed: list[tuple]) -> None:
+class VerdictWriter:
+    """Saves verdict rows (`verdict_rows`) in one transaction, added in as many parts as the caller
+    has (a sharded evaluation writes its own shard while a worker still computes another).
+
+    A verdict whose content (status, count, required, reason, deadline, evidence) equals the stored
+    row's — compared by digest — is not rewritten: its row keeps the as_of of the evaluation that
+    last changed it, so a re-evaluation of 10,000 units writes only what changed. With
+    replace_units + period, stored rows of those units for that period that no part produced (a
+    rule that stopped applying) are removed at the end. The transaction opens with the first part.
+    Use as a context manager; `stats` afterwards."""
+
+    def __init__(self, store: Store, *, as_of: datetime, replace_units: Sequence[str] | None = None,
+                 period: str | None = None):
+        self.store, self.as_of, self.period = store, as_of, period
+        self.replace_units = set(replace_units) if replace_units is not None else None
+        self.stats = SaveStats(0, 0, 0)
+        self._session: Any = None
+        self._raw: Raw | None = None
+        self._stored: dict[tuple[str, str, str, str], tuple[int, str | None]] = {}
+        self._fetched: set[tuple[str, str | None]] = set()      # (period, unit or None = all of them)
+        self._seen: set[tuple[str, str, str, str]] = set()
+        self._parts = 0
+
+    def __enter__(self) -> VerdictWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if self._session is None:
+            if exc_type is None and self.replace_units and self.period:
+                self._open()                  # nothing produced: stored rows may still need removing
+            else:
+                return
+        try:
+            if exc_type is None:
+                self._remove_gone()
+                self._session.commit()
+            else:
+                self._session.rollback()
+        finally:
+            self._raw.close()
+            self._session.close()
+
+    def _open(self) -> None:
+        self._session = self.store.Session()
+        self._raw = Raw(self._session)
+        now = utcnow()
+        stamps = (self._raw.ts_param(self.as_of), self._raw.ts_param(now))
+        # The same two for every row: formatted once here, not once per CSV row.
+        self._stamps = tuple(str(t) for t in stamps) if self._raw.pg else stamps
+
+    def _fetch_stored(self, per: str, units: set[str]) -> None:
+        raw = self._raw
+        sql = "SELECT id, unit_id, channel, rule, digest FROM evaluations WHERE period = ?"
+        if (per, None) in self._fetched:
+            return
+        if self.replace_units is not None and per == self.period:
+            units = self.replace_units
+            self._fetched.add((per, None))
+        else:
+            units = {u for u in units if (per, u) not in self._fetched}
+            self._fetched.update((per, u) for u in units)
+        if not units:
+            return
+        if len(units) > 900:              # most of the period: one pass over it beats IN lists
+            found = [r for r in raw.rows(sql, [per]) if r[1] in units]
+        else:
+            found = raw.rows(f"{sql} AND unit_id IN ({raw.marks(len(units))})", [per, *units])
+        for rid, uid, channel, rule, digest in found:
+            self._stored[(uid, channel, per, rule)] = (rid, digest)
+
+    def add(self, rows: dict[tuple[str, str, str, str], tuple]) -> None:
+        if self._session is None:
+            self._open()
+        by_period: dict[str, set[str]] = defaultdict(set)
+        for key in rows:
+            by_period[key[2]].add(key[0])
+        for per, units in by_period.items():
+            self._fetch_stored(per, units)
+        new, changed = [], []
+        stored, stamps = self._stored, self._stamps
+        for key, row in rows.items():
+            old = stored.get(key)
+            if old is None:
+                new.append((*key, *row[:6], *stamps, row[6]))
+            elif old[1] != row[6]:
+                changed.append((*key, *row[:6], *stamps, row[6]))
+        self._seen.update(rows)
+        if new or changed:
+            self._parts += 1
+            _write_evaluations(self._raw, new, changed, self._parts)
+        self.stats = SaveStats(self.stats.verdicts + len(rows), self.stats.written + len(new) + len(changed),
+                               self.stats.removed)
+
+    def _remove_gone(self) -> None:
+        if self.replace_units is None or self.period is None:
+            return
+        self._fetch_stored(self.period, set())
+        gone = [rid for key, (rid, _) in self._stored.items()
+                if key[2] == self.period and key[0] in self.replace_units and key not in self._seen]
+        for chunk in _chunks(gone, 900):
+            self._raw.execute(f"DELETE FROM evaluations WHERE id IN ({self._raw.marks(len(chunk))})", chunk)
+        self.stats = SaveStats(self.stats.verdicts, self.stats.written, len(gone))
+
+
+def _write_evaluations(raw: Raw, new: list[tuple], changed: list[tuple], part: int = 1) -> None:
     """Write evaluation rows (tuples in _EVAL_COLS order, timestamps already as stored): `new` ones
     (no stored row when read) and `changed` ones. On psycopg2 new rows are COPYed straight in (a
     concurrent evaluation that inserted one of them first sends them the upsert way instead), changed
@@ -83,11 +187,12 @@ def _write_evaluations(raw: Raw, new: list[tuple], changed: list[tuple]) -> None
             raw.execute("ROLLBACK TO SAVEPOINT pubwatch_new_evaluations")
             changed = new + changed
     if changed:
-        raw.execute("CREATE TEMPORARY TABLE pubwatch_evaluations_in (unit_id text, channel text, period text, "
+        table = f"pubwatch_evaluations_in_{part}"
+        raw.execute(f"CREATE TEMPORARY TABLE {table} (unit_id text, channel text, period text, "
                     "rule text, status text, count integer, required integer, reason text, deadline date, "
                     "evidence json, as_of timestamp, evaluated_at timestamp, digest text) ON COMMIT DROP")
-        raw.cur.copy_expert(f"COPY pubwatch_evaluations_in {copy}", _csv(changed))
-        raw.execute(f"INSERT INTO evaluations ({cols}) SELECT {cols} FROM pubwatch_evaluations_in {conflict}")
+        raw.cur.copy_expert(f"COPY {table} {copy}", _csv(changed))
+        raw.execute(f"INSERT INTO evaluations ({cols}) SELECT {cols} FROM {table} {conflict}")
 
 
 def _csv(rows: list[tuple]) -> io.StringIO:
@@ -351,44 +456,15 @@ class Store:
                       rows: dict[tuple[str, str, str, str], tuple] | None = None) -> SaveStats:
         """Upsert verdicts; with replace_units+period, rows of those units for that period that the
         new evaluation no longer produces (a rule that stopped applying) are removed. One transaction.
+        See `VerdictWriter` (unchanged verdicts are not rewritten). `rows`: `verdict_rows(verdicts)`
+        if the caller already made them."""
+        with self.verdict_writer(as_of=as_of, replace_units=replace_units, period=period) as writer:
+            writer.add(verdict_rows(verdicts) if rows is None else rows)
+        return writer.stats
 
-        A verdict whose content (status, count, required, reason, deadline, evidence) equals the stored
-        row's — compared by digest — is not rewritten: its row keeps the as_of of the evaluation that
-        last changed it. A weekly re-evaluation of 10,000 units then writes only what changed.
-        `rows`: `verdict_rows(verdicts)` if the caller already made them (in parallel workers)."""
-        now = utcnow()
-        rows = verdict_rows(verdicts) if rows is None else rows
-        periods = {key[2] for key in rows} | ({period} if period else set())
-        with self.Session.begin() as s, Raw(s) as raw:
-            stored: dict[tuple[str, str, str, str], tuple[int, str | None]] = {}
-            for per in periods:
-                units = set(replace_units) if replace_units is not None and per == period else \
-                    {key[0] for key in rows if key[2] == per}
-                select_sql = "SELECT id, unit_id, channel, rule, digest FROM evaluations WHERE period = ?"
-                if len(units) > 900:     # most of the period: one pass over it beats IN lists
-                    found = [r for r in raw.rows(select_sql, [per]) if r[1] in units]
-                else:
-                    found = raw.rows(f"{select_sql} AND unit_id IN ({raw.marks(len(units))})", [per, *units]) \
-                        if units else []
-                for rid, uid, channel, rule, digest in found:
-                    stored[(uid, channel, per, rule)] = (rid, digest)
-            gone = [rid for key, (rid, _) in stored.items()
-                    if key not in rows and replace_units is not None and key[2] == period]
-            for chunk in _chunks(gone, 900):
-                raw.execute(f"DELETE FROM evaluations WHERE id IN ({raw.marks(len(chunk))})", chunk)
-            stamps = (raw.ts_param(as_of), raw.ts_param(now))
-            if raw.pg:                 # the same two for every row: format them once, not per CSV row
-                stamps = tuple(str(t) for t in stamps)
-            new, changed = [], []
-            for key, row in rows.items():
-                old = stored.get(key)
-                if old is None:
-                    new.append((*key, *row[:6], *stamps, row[6]))
-                elif old[1] != row[6]:
-                    changed.append((*key, *row[:6], *stamps, row[6]))
-            if new or changed:
-                _write_evaluations(raw, new, changed)
-        return SaveStats(len(rows), len(new) + len(changed), len(gone))
+    def verdict_writer(self, *, as_of: datetime, replace_units: Sequence[str] | None = None,
+                       period: str | None = None) -> VerdictWriter:
+        return VerdictWriter(self, as_of=as_of, replace_units=replace_units, period=period)
 
     def record_evaluation_run(self, period: str, *, as_of: datetime, units: int, stats: SaveStats,
                               seconds: float) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from functools import cached_property
+from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
+UTC = timezone.utc                # stored times come back in UTC
 
 PORTAL = "portal"
 WECHAT = "wechat"
@@ -106,6 +108,15 @@ class PostFact:
     first_seen: datetime              # aware
     column_type: str = "news"
     date_suspicious: bool = False
+
+    @cached_property
+    def local_time(self) -> datetime:
+        """`published` in Asia/Shanghai (computed once: the rules ask for it many times)."""
+        return self.published.astimezone(TZ)
+
+    @cached_property
+    def local_day(self) -> date:
+        return self.local_time.date()
 
 
 @dataclass(frozen=True)
