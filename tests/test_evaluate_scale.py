@@ -201,3 +201,32 @@ def test_attempts_and_posts_come_back_as_the_models_store_them(store):
     assert post.first_seen == at and not post.date_suspicious
     att = store.attempt_facts([unit.id], at - timedelta(seconds=1), at + timedelta(seconds=1))[unit.id][0]
     assert att.started_at == at and att.outcome is Outcome.OK and att.source_updated == at
+
+
+def test_look_back_counts_only_the_policies_enabled_for_the_units(seeded):
+    store, units = seeded
+    policies = rules.load_policies()
+    month = Period.parse("2026-11")
+    assert rules.lookback_days(policies, "month", windowed_only=True) > 60   # max_gap configured, disabled
+    assert rules.lookback_days(policies, "month", units, windowed_only=True) == 0   # enabled for nobody
+    assert rules.lookback_days(policies, "month", units) == 730             # the last post before it
+    assert rules.lookback_days(policies, "quarter", units) == 0             # no quarterly policy
+    assert evaluate.recent_from(month, policies, units) == month.start_dt - timedelta(days=1)
+    one = units[5]
+    one.policy.update({"max_gap": {"enabled": True, "max_days": 10}})   # a unit override enables it
+    try:
+        assert rules.lookback_days(policies, "month", [units[4], one], windowed_only=True) == 10 + 31 + 31
+        assert rules.lookback_days(policies, "week", units) == 730        # staleness: history_days
+        assert rules.lookback_days(policies, "week", units, windowed_only=True) == 0
+    finally:
+        one.policy.clear()
+    # The narrow window gives the verdicts of the full look-back, month and week alike.
+    for period in (month, WEEK):
+        got = evaluate_period(store, units, period, as_of=AS_OF, policies=policies, workers=1)
+        p_from, p_to = rules.post_window(period, policies)
+        a_from, a_to = rules.attempt_window(period, AS_OF, policies)
+        ids = [u.id for u in units]
+        posts, attempts = store.post_facts(ids, p_from, p_to), store.attempt_facts(ids, a_from, a_to)
+        full = [v for u in units for v in rules.evaluate_unit(u, period, posts.get(u.id, []), attempts.get(u.id, []),
+                                                                as_of=AS_OF, policies=policies, calendar=evaluate.WorkCalendar())]
+        assert sorted(got, key=_key) == sorted(full, key=_key)

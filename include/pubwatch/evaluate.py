@@ -81,9 +81,9 @@ def evaluate_shard(store: Store, units: Sequence[Unit], period: Period, *, as_of
                    policies: "rules.Policies", calendar: WorkCalendar) -> tuple[list[Verdict], Rows]:
     """Fetch, judge and serialise the verdicts of `units` (saving is the caller's)."""
     ids = [u.id for u in units]
-    p_from, p_to = rules.post_window(period, policies)
+    p_from, p_to = rules.post_window(period, policies, units)
     a_from, a_to = rules.attempt_window(period, as_of, policies)
-    posts = store.rule_post_facts(ids, p_from, max(p_from, recent_from(period, policies)), p_to)
+    posts = store.rule_post_facts(ids, p_from, max(p_from, recent_from(period, policies, units)), p_to)
     attempts = store.attempt_facts(ids, a_from, a_to)
     verdicts: list[Verdict] = []
     for unit in units:
@@ -210,19 +210,12 @@ def _shard_worker(send: Any, url: str, units: list[Unit], period: Period, as_of:
         send.close()
 
 
-def recent_from(period: Period, policies: "rules.Policies") -> datetime:
+def recent_from(period: Period, policies: "rules.Policies", units: Sequence[Unit] | None = None) -> datetime:
     """Posts from here on reach the rules in full; of the older ones (staleness looks back
     `history_days`) the store sends only the tail the rules can see (`Store.rule_post_facts`).
-    The look-back of the windowed kinds (rolling_window, max_gap) mirrors `rules.post_window`."""
-    days = 1
-    for pol in policies.all_policies():
-        if pol.period_kind != period.kind:
-            continue
-        if isinstance(pol, rules.RollingWindowPolicy):
-            days = max(days, pol.days * 2 + 31 if pol.cfg["working_days"] else pol.days + 1)
-        elif isinstance(pol, rules.MaxGapPolicy):
-            days = max(days, pol.max_days * (2 if pol.cfg["working_days"] else 1) + 31 + 31)
-    return period.start_dt - timedelta(days=days)
+    The look-back of the windowed kinds (rolling_window, max_gap) as in `rules.post_window`."""
+    days = rules.lookback_days(policies, period.kind, units, windowed_only=True)
+    return period.start_dt - timedelta(days=max(days, 1))
 
 
 def streaks(store: Store, units: Sequence[Unit], period: Period, *, rule: str = "weekly",

@@ -929,24 +929,37 @@ def evaluate_unit(unit: Unit, period: Period, posts: list[PostFact], attempts: l
     return verdicts
 
 
-def _lookback_days(policies: Policies, kind: str) -> int:
+def lookback_days(policies: Policies, kind: str, units: Sequence[Unit] | None = None, *,
+                  windowed_only: bool = False) -> int:
+    """How many days before a `kind` period its policies look at posts. Any policy of the kind
+    reaches `history_days` back for each column's last post (staleness, an empty column, the last
+    post and the longest gap in a count's evidence) — unless `windowed_only`; rolling_window and
+    max_gap need every post of their windows. With `units`, only the policies enabled for those
+    units count (each unit's own resolved set, overrides included); without, every configured
+    policy, disabled ones too (a unit may enable one)."""
+    if units is None:
+        sets = [(policies.all_policies(), policies.settings)]
+    else:
+        resolved = {id(r): r for r in map(policies.for_unit, units)}
+        sets = [(r.policies, r.settings) for r in resolved.values()]
     days = 0
-    for pol in policies.all_policies():
-        if pol.period_kind != kind:
-            continue
-        if isinstance(pol, StalenessPolicy):
-            days = max(days, int(policies.settings["history_days"]))
-        elif isinstance(pol, RollingWindowPolicy):
-            days = max(days, pol.days * 2 + 31 if pol.cfg["working_days"] else pol.days + 1)
-        elif isinstance(pol, MaxGapPolicy):
-            days = max(days, pol.max_days * (2 if pol.cfg["working_days"] else 1) + 31 + 31)
+    for pols, settings in sets:
+        for pol in pols:
+            if pol.period_kind != kind:
+                continue
+            if not windowed_only:
+                days = max(days, int(settings["history_days"]))
+            if isinstance(pol, RollingWindowPolicy):
+                days = max(days, pol.days * 2 + 31 if pol.cfg["working_days"] else pol.days + 1)
+            elif isinstance(pol, MaxGapPolicy):
+                days = max(days, pol.max_days * (2 if pol.cfg["working_days"] else 1) + 31 + 31)
     return days
 
 
-def post_window(period: Period, policies: Policies) -> tuple[datetime, datetime]:
-    """Pass the posts published in [a, b): the period plus each policy's look-back (staleness:
-    `history_days`, so an empty column can be told from a quiet one)."""
-    return period.start_dt - timedelta(days=max(_lookback_days(policies, period.kind), 1)), period.end_dt
+def post_window(period: Period, policies: Policies, units: Sequence[Unit] | None = None) -> tuple[datetime, datetime]:
+    """Pass the posts published in [a, b): the period plus its policies' look-back (`history_days`,
+    so an empty column can be told from a quiet one); see `lookback_days`."""
+    return period.start_dt - timedelta(days=max(lookback_days(policies, period.kind, units), 1)), period.end_dt
 
 
 def attempt_window(period: Period, as_of: datetime, policies: Policies) -> tuple[datetime, datetime]:
