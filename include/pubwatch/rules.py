@@ -25,6 +25,7 @@ import copy
 import math
 import os
 from functools import lru_cache
+from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,10 @@ from .types import (CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, PORTAL, TZ, UTC, W
 from .workdays import WorkCalendar
 
 DEFAULT_POLICIES_PATH = Path(__file__).resolve().parents[1] / "policies.yaml"
+_POST_ORDER = attrgetter("published", "url")
+_POST_AND_SOURCE_ORDER = attrgetter("published", "url", "source_id")
+_ATTEMPT_ORDER = attrgetter("started_at", "outcome")       # Outcome is a str enum: ordered by its value
+_VERDICT_ORDER = attrgetter("channel", "rule")
 UNIT_SCOPE = "unit"                      # Verdict.channel for rules over both channels together
 EVIDENCE_POSTS = 5
 _PERIOD_WORDS = {"week": "本周", "month": "本月", "quarter": "本季度", "year": "本年度"}
@@ -242,7 +247,7 @@ def dedupe_posts(posts: Iterable[PostFact]) -> list[PostFact]:
     seen_urls: set[str] = set()
     seen_titles: dict[Any, str] = {}
     out = []
-    for p in sorted(posts, key=lambda p: (p.published, p.url, p.source_id)):
+    for p in sorted(posts, key=_POST_AND_SOURCE_ORDER):
         if p.url in seen_urls:
             continue
         if p.channel == WECHAT:
@@ -261,13 +266,13 @@ def _facts(unit: Unit, period: Period, posts: Sequence[PostFact], attempts: Sequ
     for p in posts:
         by_source.setdefault(p.source_id, []).append(p)
     for lst in by_source.values():
-        lst.sort(key=lambda p: (p.published, p.url))
+        lst.sort(key=_POST_ORDER)
     by_channel = {c: dedupe_posts(p for p in posts if p.channel == c) for c in CHANNELS}
     by_att: dict[str, list[AttemptFact]] = {}
     for a in attempts:
         by_att.setdefault(a.source_id, []).append(a)
     for lst in by_att.values():
-        lst.sort(key=lambda a: (a.started_at, a.outcome.value))
+        lst.sort(key=_ATTEMPT_ORDER)
     return _Facts(unit, period, as_of, settings, calendar, by_source, by_channel, by_att)
 
 
@@ -501,7 +506,7 @@ class _CountPolicy(Policy):
         required = self.required_for(facts, required)
         count = len(counted)
         word = _PERIOD_WORDS[period.kind]
-        ordered = sorted(counted, key=lambda p: (p.published, p.url), reverse=True)
+        ordered = sorted(counted, key=_POST_ORDER, reverse=True)
         evidence: dict[str, Any] = {"posts": [_post_brief(p) for p in ordered[:EVIDENCE_POSTS]]}
         if suspicious:
             evidence["suspicious_posts"] = [_post_brief(p) for p in suspicious[:EVIDENCE_POSTS]]
@@ -787,7 +792,7 @@ class RollingWindowPolicy(Policy):
             if not sources:
                 continue
             counted, suspicious = self.counted(facts, sources, channel, start, facts.check_point)
-            ordered = sorted(counted, key=lambda p: (p.published, p.url), reverse=True)
+            ordered = sorted(counted, key=_POST_ORDER, reverse=True)
             evidence: dict[str, Any] = {"window": [start_day.isoformat(), end_day.isoformat()],
                                         "posts": [_post_brief(p) for p in ordered[:EVIDENCE_POSTS]]}
             if suspicious:
@@ -925,7 +930,7 @@ def evaluate_unit(unit: Unit, period: Period, posts: list[PostFact], attempts: l
                                         reason=reason, deadline=period.end, evidence=f.evidence))
             else:
                 verdicts.append(_judge(f, facts))
-    verdicts.sort(key=lambda v: (v.channel, v.rule))
+    verdicts.sort(key=_VERDICT_ORDER)
     return verdicts
 
 
