@@ -354,12 +354,11 @@ def test_redirect_to_another_host_is_followed_and_posts_kept(store, srv):
     assert len(urls) == len(set(urls))
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: posts are keyed by URL, so a portal that moves to a new "
-                                       "domain re-stores its old posts under the new URLs (counted twice "
-                                       "in quotas); see docs/RELIABILITY.md")
 def test_portal_moving_domain_does_not_duplicate_old_posts(store, srv):
     src = _moved_domain(Week(store, srv))
     assert src["items_new"] == 1, "the two Wednesday posts were stored again under the new host"
+    urls = post_urls(store, "bad")
+    assert len(urls) == 3 and all("localhost" in u for u in urls)      # the posts took their new URLs
 
 
 def test_short_body_from_a_dying_upstream_is_unreachable(store, srv):

@@ -3,7 +3,9 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
+from pubwatch.models import Post
 from pubwatch.notices.ledger import DEAD, FAILED, SENDING, SENT, Ledger, NoticeKey
 from pubwatch.registry import parse_registry
 from pubwatch.store import Store, upgrade
@@ -131,3 +133,43 @@ def test_times_round_trip_as_aware_utc(store):
     f = store.attempt_facts(["jyj"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))["jyj"][0]
     assert f.started_at == T0 and f.started_at.tzinfo is not None
     assert f.started_at.astimezone(timezone.utc).hour == 1
+
+
+def _moved(item: ListItem, url: str, published: datetime | None = None) -> ListItem:
+    return ListItem(title=item.title, url=url, published=published or item.published)
+
+
+def test_a_portal_moving_to_a_new_address_keeps_one_post_per_article(store):
+    store.sync_units(REG.units)
+    old = items(3)
+    store.upsert_posts(COLUMN, old, seen_at=T0, attempt_id=None)
+    later = T0 + timedelta(days=7)
+    # https + a new domain + a new CMS path, and the new site shows the date without the time.
+    moved = [_moved(it, f"https://jyj.example.gov.cn/xwzx/gzdt/{i}.shtml",
+                    datetime.combine(it.published.date(), datetime.min.time(), TZ)) for i, it in enumerate(old)]
+    fresh = ListItem("新文章", "https://jyj.example.gov.cn/xwzx/gzdt/9.shtml", later)
+    assert store.upsert_posts(COLUMN, [fresh] + moved, seen_at=later, attempt_id=None) == 1
+    facts = store.post_facts(["jyj"], T0 - timedelta(days=30), later + timedelta(days=1))["jyj"]
+    assert sorted(p.url for p in facts) == sorted([fresh.url] + [m.url for m in moved])
+    assert {p.first_seen for p in facts if p.url != fresh.url} == {T0}          # the old posts, kept
+    with store.Session() as s:
+        ev = s.scalar(sa.select(Post.evidence).where(Post.url == moved[0].url))
+    assert ev["previous_urls"] == [old[0].url]
+    # The next crawl finds them by their new URLs.
+    assert store.upsert_posts(COLUMN, moved, seen_at=later, attempt_id=None) == 0
+
+
+def test_look_alikes_on_one_site_or_still_listed_stay_two_posts(store):
+    store.sync_units(REG.units)
+    first = ListItem("关于召开工作会议的通知", "https://www.example.gov.cn/jyj/gzdt/a.html", T0)
+    store.upsert_posts(COLUMN, [first], seen_at=T0, attempt_id=None)
+    same_site = _moved(first, "https://www.example.gov.cn/jyj/gzdt/b.html")          # same origin
+    assert store.upsert_posts(COLUMN, [same_site], seen_at=T0, attempt_id=None) == 1
+    other_site = _moved(first, "https://new.example.gov.cn/c.html")
+    # Both old addresses are still listed next to the new one: three different posts.
+    assert store.upsert_posts(COLUMN, [first, same_site, other_site], seen_at=T0, attempt_id=None) == 1
+    undated = ListItem(first.title, "https://other.example.gov.cn/d.html", None)
+    assert store.upsert_posts(COLUMN, [undated], seen_at=T0, attempt_id=None) == 1
+    other_day = _moved(first, "https://third.example.gov.cn/e.html", T0 + timedelta(days=1))
+    assert store.upsert_posts(COLUMN, [other_day], seen_at=T0, attempt_id=None) == 1
+    assert store.counts()["posts"] == 5

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, func, select
@@ -332,6 +333,7 @@ class Store:
                                                         Post.channel == source.channel,
                                                         Post.url_key.in_(chunk))):
                     existing[row.url_key] = row
+            existing.update(self._moved_posts(s, source, by_key, existing))
             new_rows = []
             for key, it in by_key.items():
                 row = existing.get(key)
@@ -355,6 +357,40 @@ class Store:
                 res = s.execute(_insert_ignore(self.dialect, Post.__table__), new_rows)
                 inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(new_rows)
             return inserted
+
+    @staticmethod
+    def _moved_posts(s: Any, source: SourceConfig, by_key: dict[str, ListItem],
+                     existing: dict[str, Post]) -> dict[str, Post]:
+        """{new url_key: stored post} for listed items that are stored posts under a new address: a
+        portal moved to another domain (or http to https) lists its old posts again under new URLs.
+        The same post: same source, same title, same stated publication day (the new site may show
+        the time or not), the stored URL on another origin (scheme/host/port) and not itself listed
+        any more. The stored row takes the
+        new URL (the old one kept in its evidence), so it is neither stored twice nor counted twice.
+        Undated items and same-origin look-alikes (two notices of one title on one day) stay apart."""
+        fresh = {k: it for k, it in by_key.items() if k not in existing and it.published is not None and it.title}
+        if not fresh:
+            return {}
+        listed = {it.url for it in by_key.values()}
+        titles = sorted({it.title[:2000] for it in fresh.values()})
+        candidates: dict[tuple[str, Any], list[Post]] = defaultdict(list)
+        for chunk in _chunks(titles, 500):
+            for row in s.scalars(select(Post).where(Post.unit_id == source.unit_id, Post.channel == source.channel,
+                                                    Post.source_id == source.id, Post.title.in_(chunk))
+                                 .order_by(Post.id)):
+                if row.published_at is not None and row.url not in listed:
+                    candidates[(row.title, row.published_at.astimezone(TZ).date())].append(row)
+        moved: dict[str, Post] = {}
+        for key, it in fresh.items():
+            origin = _origin(it.url)
+            for row in candidates.get((it.title[:2000], it.published.astimezone(TZ).date()), ()):
+                if _origin(row.url) != origin and row not in moved.values():
+                    previous = list((row.evidence or {}).get("previous_urls", []))
+                    row.evidence = {**(row.evidence or {}), "previous_urls": previous + [row.url]}
+                    row.url, row.url_key = it.url, key
+                    moved[key] = row
+                    break
+        return moved
 
     # ----------------------------------------------------------------- evaluate
     _POST_COLS = ("p.unit_id, p.source_id, p.channel, p.url, p.title, p.published_at, p.first_seen_at, "
@@ -569,6 +605,11 @@ def verdict_rows(verdicts: Iterable[Verdict]) -> dict[tuple[str, str, str, str],
         rows[(v.unit_id, v.channel, v.period, v.rule)] = (v.status.value, v.count, v.required, v.reason,
                                                            deadline, evidence, digest)
     return rows
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _chunks(seq: list, n: int):
