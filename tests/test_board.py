@@ -186,6 +186,7 @@ def test_period_summary_never_lists_unknown_as_late(seeded):
     assert p.counts["missed"] == 2 and p.counts["unknown"] == 1
     assert p.downloads == {"xlsx": "period/2026-W46/download.xlsx", "docx": "period/2026-W46/download.docx"}
     assert p.previous == "2026-W45" and p.next == "2026-W47"
+    assert p.as_of == datetime(2026, 11, 10, 10, tzinfo=TZ)      # the latest evaluation of that week
     assert board.period_summary(store, registry, Period.parse("2026-W47"), today=TODAY).next is None
     empty = board.period_summary(store, registry, Period.parse("2025-W01"), today=TODAY)
     assert not empty.evaluated and not empty.late_by_category
@@ -222,6 +223,7 @@ def test_rendered_period_page(seeded):
     assert "县财政局" in late_part and "城关镇" in late_part and "县公安局" not in late_part
     assert "县公安局" in unverified_part and UNREACHABLE_REASON in unverified_part
     assert 'href="/pubwatch/period/2026-W46/download.xlsx"' in html
+    assert '依据截至 <span class="as-of">2026-11-10 10:00</span> 的抓取结果评估' in html
 
 
 # ------------------------------------------------------------------------------------ the plugin app

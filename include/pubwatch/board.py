@@ -527,6 +527,7 @@ class PeriodView:
     unverified: list[SummaryLine]
     downloads: dict[str, str]                    # format -> relative path under the board
     evaluated: bool
+    as_of: datetime | None = None                # the latest evaluation's "as of" time (local)
 
 
 def period_summary(store: Store, registry: Registry, period: Period, today: date | None = None) -> PeriodView:
@@ -564,7 +565,7 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
         next=nxt.key if nxt.start <= today else None, counts=counts, units_total=len(units),
         late_by_category={k: v for k, v in late.items() if v}, at_risk=at_risk, unverified=unverified,
         downloads={fmt: f"period/{period.key}/download.{fmt}" for fmt in ("xlsx", "docx")},
-        evaluated=bool(verdicts))
+        evaluated=bool(verdicts), as_of=local(store.latest_evaluation_as_of(period.key)) if verdicts else None)
 
 
 def _newest_posts(store: Store, unit_ids: list[str], before: datetime) -> dict[tuple[str, str], datetime]:

@@ -510,9 +510,13 @@ class Store:
                                 seconds=round(seconds, 3)))
 
     def latest_evaluation_as_of(self, period: str) -> datetime | None:
-        """The latest `as_of` any evaluation of `period` used (None: never evaluated)."""
+        """The latest `as_of` any evaluation of `period` used (None: never evaluated) — from the
+        recorded runs, and from the rows themselves (verdicts saved without a run)."""
         with self.Session() as s:
-            return s.scalar(select(func.max(EvaluationRun.as_of)).where(EvaluationRun.period == period))
+            found = [s.scalar(select(func.max(EvaluationRun.as_of)).where(EvaluationRun.period == period)),
+                     s.scalar(select(func.max(Evaluation.as_of)).where(Evaluation.period == period))]
+        found = [t for t in found if t is not None]
+        return max(found) if found else None
 
     def has_evaluations(self, period: str, unit_ids: Sequence[str]) -> bool:
         with self.Session() as s:
