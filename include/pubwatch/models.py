@@ -140,8 +140,8 @@ class Evaluation(Base):
     digest: Mapped[str | None] = mapped_column(String(32))   # md5 of the content: unchanged rows are not rewritten
 
     __table_args__ = (
-        UniqueConstraint("unit_id", "channel", "period", "rule", name="uq_evaluations_key"),
-        Index("ix_evaluations_period", "period"),
+        # Period first: every query names the period, and a new period's rows land in one region.
+        UniqueConstraint("period", "unit_id", "channel", "rule", name="uq_evaluations_key"),
     )
 
 
