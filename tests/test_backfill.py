@@ -246,3 +246,28 @@ def test_tail_falls_back_to_full_history_when_dedupe_hides_every_recent_post(sto
     start = period.start_dt - timedelta(days=730)
     tail = store.rule_post_facts([unit.id], start, period.start_dt, period.end_dt)[unit.id]
     assert {p.url for p in tail} == {old_post.url, twin_a.url, twin_b.url}
+
+
+def test_tail_gives_a_wechat_account_whole_days_whatever_the_portal_columns_hold(store):
+    """The tail is cut per portal column and per WeChat account: a column whose last post is months
+    old must not drag a partial day of older WeChat posts into the account's tail (the same-title
+    dedupe across two bridges decides on whole days)."""
+    unit = _scale_units(1)[0]
+    store.sync_units([unit])
+    gzdt = unit.sources_of(PORTAL)[0]
+    rss, api = unit.sources_of(WECHAT)
+    at = datetime(2026, 11, 23, 6, 30, tzinfo=TZ)
+    store.upsert_posts(gzdt, [ListItem("旧动态", "http://p/s0/gzdt/1.html", datetime(2026, 3, 2, 9, tzinfo=TZ))],
+                       seen_at=at, attempt_id=None)
+    day_before = [ListItem("前一天早", "http://r/s0/a.html", datetime(2026, 11, 9, 8, tzinfo=TZ)),
+                  ListItem("前一天晚", "http://r/s0/b.html", datetime(2026, 11, 9, 20, tzinfo=TZ))]
+    latest = ListItem("最近一篇", "http://r/s0/c.html", datetime(2026, 11, 10, 12, tzinfo=TZ))
+    store.upsert_posts(rss, day_before + [latest], seen_at=at, attempt_id=None)
+    store.upsert_posts(api, [ListItem("最近一篇", "http://api/s0/c.html", datetime(2026, 11, 10, 12, tzinfo=TZ))],
+                       seen_at=at, attempt_id=None)
+    period = Period.parse("2026-W47")
+    tail = store.rule_post_facts([unit.id], period.start_dt - timedelta(days=730), period.start_dt,
+                                 period.end_dt)[unit.id]
+    wechat = sorted(p.title for p in tail if p.channel == WECHAT)
+    assert wechat == ["最近一篇", "最近一篇"]                        # whole day 11-10 only, nothing of 11-09
+    assert [p.title for p in tail if p.channel == PORTAL] == ["旧动态"]

@@ -8,12 +8,12 @@ are handed back as aware UTC datetimes. SQL is written with `?` placeholders.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
-UTC = timezone.utc
+from .types import UTC
 
 
 class Raw:

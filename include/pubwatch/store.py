@@ -6,6 +6,7 @@ import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -365,8 +366,8 @@ class Store:
         portal moved to another domain (or http to https) lists its old posts again under new URLs.
         The same post: same source, same title, same stated publication day (the new site may show
         the time or not), the stored URL on another origin (scheme/host/port) and not itself listed
-        any more. The stored row takes the
-        new URL (the old one kept in its evidence), so it is neither stored twice nor counted twice.
+        any more. The stored row takes the new URL (the old one kept in its evidence), so it is
+        neither stored twice nor counted twice.
         Undated items and same-origin look-alikes (two notices of one title on one day) stay apart."""
         fresh = {k: it for k, it in by_key.items() if k not in existing and it.published is not None and it.title}
         if not fresh:
@@ -463,12 +464,16 @@ class Store:
                     f"SELECT {self._POST_COLS} FROM cut JOIN posts p ON p.source_id = cut.id "
                     f"WHERE cut.c IS NOT NULL AND p.published_at >= {raw.day_before('cut.c')} "
                     "AND p.published_at >= ? AND p.published_at < ? AND NOT p.pinned")
-                rows: dict[str, list[PostFact]] = defaultdict(list)
-                self._post_fact_rows(raw, raw.rows(sql, [lo, hi, lo, hi, *chunk, lo, hi]), rows)
-                for uid, posts in rows.items():
-                    out[uid].extend(_whole_days_from_cut(posts))
+                by_unit: dict[str, list[PostFact]] = defaultdict(list)
+                self._post_fact_rows(raw, raw.rows(sql, [lo, hi, lo, hi, *chunk, lo, hi]), by_unit)
+                for uid, posts in by_unit.items():
+                    parts: dict[str, list[PostFact]] = defaultdict(list)
+                    for p in posts:                 # the SQL's partitions: a portal column, a WeChat account
+                        parts[p.channel if p.channel == WECHAT else p.source_id].append(p)
+                    for part in parts.values():
+                        out[uid].extend(_whole_days_from_cut(part))
         for posts in out.values():
-            posts.sort(key=lambda p: (p.published, p.url))
+            posts.sort(key=attrgetter("published", "url"))
         return out
 
     def attempt_facts(self, unit_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[AttemptFact]]:
@@ -572,8 +577,9 @@ class Store:
 
 
 def _whole_days_from_cut(posts: list[PostFact]) -> list[PostFact]:
-    """One (unit, channel)'s history posts from local midnight of the cut day on (the cut: the oldest of
-    its sources' latest post, the latest non-suspicious one where a source has one)."""
+    """One tail partition's history posts (a portal column's, a WeChat account's) from local midnight
+    of the cut day on (the cut: the oldest of its sources' latest post, the latest non-suspicious one
+    where a source has one). The SQL sent them from a day before the cut."""
     latest: dict[str, list[datetime | None]] = {}
     for p in posts:
         last_any, last_ok = latest.setdefault(p.source_id, [None, None])
