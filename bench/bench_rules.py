@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 from pubwatch.periods import Period  # noqa: E402
 from pubwatch.registry import Contact, SourceConfig, Unit  # noqa: E402
 from pubwatch.rules import evaluate_unit, load_policies  # noqa: E402
-from pubwatch.types import PORTAL, TZ, WECHAT, AttemptFact, Outcome, PostFact  # noqa: E402
+from pubwatch.types import PORTAL, WECHAT, AttemptFact, Outcome, PostFact  # noqa: E402
 from pubwatch.workdays import WorkCalendar  # noqa: E402
 
 CATS = ("department", "town", "institution", "party")

@@ -40,6 +40,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def airflow_env(home: Path, port: int, *, users: str, dags: Path, plugins: Path | None, metadata_url: str,
+                log_level: str) -> dict[str, str]:
+    """The environment of Airflow processes started by a test: this checkout's DAGs, plugins and
+    library, SimpleAuthManager users, an API server on 127.0.0.1:`port`, fresh secrets, and none of
+    the caller's own AIRFLOW__ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins or ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(48),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(24),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "include"), os.environ.get("PYTHONPATH")) if p),
+        "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
+    })
+    return env
+
+
 class AirflowServerError(RuntimeError):
     pass
 
@@ -56,26 +83,9 @@ class AirflowServer:
         self.log_path = self.home / "api-server.log"
         dags = dags_folder or self.home / "dags"
         dags.mkdir(parents=True, exist_ok=True)
-        self.env = dict(os.environ)
-        self.env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder or ROOT / "plugins"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(48),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(24),
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "include"), os.environ.get("PYTHONPATH")) if p),
-            "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
-        })
+        self.env = airflow_env(self.home, self.port, users=users, dags=dags, plugins=plugins_folder,
+                               metadata_url=f"sqlite:///{self.home / 'airflow.db'}", log_level="WARNING")
+        self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "False"
         self.env.update(env or {})
 
     # ------------------------------------------------------------------------------ lifecycle

@@ -9,7 +9,6 @@ import pytest
 
 from pubwatch import store as store_mod
 from pubwatch.demo import DemoPortal
-from pubwatch.demo.content import default_as_of
 from pubwatch.registry import load_registry
 from pubwatch.types import TZ
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -36,7 +35,7 @@ from typing import Iterator, Mapping
 
 import requests
 
-from airflow_server import BIN, ROOT, SIMPLE_AUTH, free_port
+from airflow_server import BIN, ROOT, airflow_env, free_port
 from conftest import PG_ADMIN_URL
 
 FINISHED = {"success", "failed"}
@@ -80,36 +79,19 @@ class NativeStack:
         self._token: str | None = None
         from cryptography.fernet import Fernet
 
-        self.env = dict(os.environ)
-        for key in [k for k in self.env if k.startswith("AIRFLOW__")]:
-            del self.env[key]                          # nothing from the caller's own Airflow setup
+        self.env = airflow_env(self.home, self.port, users=users, dags=dags_folder or ROOT / "dags",
+                               plugins=plugins_folder, metadata_url=metadata_url, log_level="INFO")
         self.env.update({
-            "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(parallelism),
-            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder or ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(48),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(24),
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__EXPOSE_CONFIG": "False",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "include"), os.environ.get("PYTHONPATH")) if p),
-            "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
         })
         self.env.update(env or {})
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from httpfaults import RIVERS_412, FaultServer, Reply, closed_port
+from httpfaults import RIVERS_412, FaultServer, closed_port
 from pubwatch.http import Fetcher, FetchSettings
 from pubwatch.registry import SourceConfig
 from pubwatch.sources.base import SOURCE_TYPES, CrawlContext

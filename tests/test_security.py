@@ -227,7 +227,7 @@ def test_redirects_to_other_schemes_or_internal_hosts_are_refused(location):
     with FaultServer() as srv:
         srv.route("/gzdt/", Reply(status=302, redirect=location))
         # The public-looking site is allowed (it is the test server); its redirect target is not.
-        with Fetcher(FetchSettings(allow_private=(f"127.0.0.1",), per_host_interval=0, respect_robots=False,
+        with Fetcher(FetchSettings(allow_private=("127.0.0.1",), per_host_interval=0, respect_robots=False,
                                    retries=0)) as f:
             f._allowed_hosts = frozenset()                    # only the IP range rule lets the test server in
             res = make_source(_column(srv.url("/gzdt/"))).fetch(CrawlContext(fetcher=f, now=MON))

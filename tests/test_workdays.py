@@ -1,7 +1,7 @@
 """WorkCalendar on REAL 2026 data (chinesecalendar 1.11.0) and on data files."""
 import json
 import shutil
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
