@@ -1,7 +1,9 @@
 """Evaluation at scale: shards in worker processes give exactly the serial verdicts, unchanged verdicts
 are not rewritten, every evaluation is recorded, and migration 0004 upgrades an existing database."""
 import logging
+import os
 import random
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -62,6 +64,26 @@ def test_a_failed_worker_has_its_shard_redone_here(seeded, monkeypatch, caplog):
         again = evaluate_period(store, units, WEEK, as_of=AS_OF, workers=2)
     assert sorted(again, key=_key) == sorted(serial, key=_key)
     assert "a worker failed (RuntimeError: boom)" in caplog.text and "redoing its" in caplog.text
+
+
+@pytest.mark.parametrize("fault", ["dies", "hangs"])
+def test_a_dead_or_hung_worker_has_its_shard_redone_here(seeded, monkeypatch, caplog, fault):
+    store, units = seeded
+    serial = evaluate_period(store, units, WEEK, as_of=AS_OF, workers=1)
+
+    def worker(send, *args):            # runs in the forked worker
+        if fault == "dies":
+            os._exit(3)                  # killed mid-way: the pipe closes without an answer
+        time.sleep(120)
+
+    monkeypatch.setattr(evaluate, "_shard_worker", worker)
+    monkeypatch.setattr(evaluate, "WORKER_TIMEOUT", 2)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="pubwatch.evaluate"):
+        again = evaluate_period(store, units, WEEK, as_of=AS_OF, workers=2)
+    assert sorted(again, key=_key) == sorted(serial, key=_key)
+    assert ("a worker died" if fault == "dies" else "gave no answer in 2 s") in caplog.text
+    assert time.monotonic() - started < 60                 # the hung worker was killed, not waited for
 
 
 def test_worker_count_defaults():

@@ -170,10 +170,10 @@ class _Worker:
                 elif kind == "done":
                     return
                 else:
-                    self.failure = f"a worker failed ({payload})"
+                    self.failure = self.failure or f"a worker failed ({payload})"
                     return
-        except (EOFError, OSError) as exc:
-            self.failure = f"a worker died ({type(exc).__name__})"
+        except (EOFError, OSError) as exc:   # died — or killed by result() after its timeout
+            self.failure = self.failure or f"a worker died ({type(exc).__name__})"
         finally:
             recv.close()
 
@@ -183,6 +183,7 @@ class _Worker:
         if self.thread.is_alive():
             self.failure = f"a worker gave no answer in {WORKER_TIMEOUT} s"
             self.proc.kill()
+            self.thread.join(5)
         if self.proc is not None:
             self.proc.join(5)
         if self.failure:
