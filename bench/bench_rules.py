@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 from pubwatch.periods import Period  # noqa: E402
 from pubwatch.registry import Contact, SourceConfig, Unit  # noqa: E402
 from pubwatch.rules import evaluate_unit, load_policies  # noqa: E402
-from pubwatch.types import PORTAL, WECHAT, AttemptFact, Outcome, PostFact  # noqa: E402
+from pubwatch.types import COVERS_ALL, PORTAL, WECHAT, AttemptFact, Outcome, PostFact  # noqa: E402
 from pubwatch.workdays import WorkCalendar  # noqa: E402
 
 CATS = ("department", "town", "institution", "party")
@@ -43,7 +43,7 @@ def build(n: int, period: Period):
             old = period.start_dt - timedelta(days=40)
             posts.append(PostFact(sources[1].id, PORTAL, f"http://x/{uid}/n", "通知", old, old))
         after = period.end_dt + timedelta(hours=2)
-        attempts = [AttemptFact(s.id, s.channel, after, Outcome.OK) for s in sources]
+        attempts = [AttemptFact(s.id, s.channel, after, Outcome.OK, covered_from=COVERS_ALL) for s in sources]
         if i % 7 == 0:
             attempts[2] = AttemptFact(sources[2].id, WECHAT, after, Outcome.UNREACHABLE, "timeout")
         data.append((unit, posts, attempts))

@@ -19,7 +19,7 @@ from pubwatch.jobs import evaluate as run_evaluate
 from pubwatch.periods import Period
 from pubwatch.registry import Contact, SourceConfig, Unit, load_registry
 from pubwatch.store import Store, upgrade
-from pubwatch.types import PORTAL, TZ, WECHAT, ListItem, Outcome, SourceResult, Status
+from pubwatch.types import COVERS_ALL, PORTAL, TZ, WECHAT, ListItem, Outcome, SourceResult, Status
 from pubwatch.workdays import WorkCalendar
 
 from conftest import TEST_AS_OF, _reset_pg
@@ -182,7 +182,8 @@ def _seed_random_history(store: Store, units: list[Unit], rnd: random.Random) ->
             a = store.start_attempt(src, started_at=at, run_id="seed")
             store.upsert_posts(src, items, seen_at=at, attempt_id=a)
             outcome = Outcome.UNREACHABLE if rnd.random() < 0.1 else Outcome.OK
-            store.finish_attempt(a, src, SourceResult(outcome, items), finished_at=at, items_new=len(items))
+            store.finish_attempt(a, src, SourceResult(outcome, items), finished_at=at, items_new=len(items),
+                                 covered_from=COVERS_ALL)
             if suspicious:
                 from sqlalchemy import update
 

@@ -17,7 +17,7 @@ from pubwatch.notices.ledger import Ledger, NoticeKey
 from pubwatch.periods import Period
 from pubwatch.registry import load_registry
 from pubwatch.store import Store
-from pubwatch.types import TZ, ListItem, Outcome, SourceResult, Status, Verdict
+from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult, Status, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 20)                    # Friday of 2026-W47 (the open week)
@@ -68,7 +68,8 @@ def seed(store: Store, registry, scenario=SCENARIO, today: date = TODAY) -> list
                 result = SourceResult(Outcome.OK if ok else Outcome.UNREACHABLE,
                                       message="" if ok else "连接超时 (timeout after 5 s)",
                                       http_status=200 if ok else None)
-                store.finish_attempt(att, src, result, finished_at=day + timedelta(seconds=2), items_new=0)
+                store.finish_attempt(att, src, result, finished_at=day + timedelta(seconds=2), items_new=0,
+                                     covered_from=COVERS_ALL)
                 count = 2 if st == M else 0
                 title = XSS if (unit.id == "jyj" and ch == "portal" and week == weeks[-1]) else "召开工作推进会"
                 items = [ListItem(f"{title}{'' if title == XSS else n}", f"{src.url}{week.key}-{n}.html", day)

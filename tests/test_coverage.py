@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from pubwatch import jobs
 from pubwatch.crawl import coverage
-from pubwatch.types import TZ, ListItem, Outcome, SourceResult, Status
+from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult, Status
 from tests.conftest import TEST_AS_OF
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
@@ -22,9 +22,9 @@ def test_coverage_rules():
         == T - timedelta(days=60)
     # …but not when there is a gap between what was read and the previous read
     assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=20), T) == T - timedelta(days=9)
-    assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=2), T) is None
-    assert coverage(SourceResult(Outcome.NOT_MODIFIED), {"covered_from": "all"}, T, T) is None
-    assert coverage(SourceResult(Outcome.OK, []), {}, None, T) is None             # an empty column
+    assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=2), T) == COVERS_ALL
+    assert coverage(SourceResult(Outcome.NOT_MODIFIED), {"covered_from": "all"}, T, T) == COVERS_ALL
+    assert coverage(SourceResult(Outcome.OK, []), {}, None, T) == COVERS_ALL       # an empty column
     undated = SourceResult(Outcome.OK, [ListItem("t", "https://x.gov.cn/a.html", None)])
     assert coverage(undated, {}, None, T) == T
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from pubwatch.evaluate import evaluate_period, streaks
 from pubwatch.periods import Period
 from pubwatch.registry import parse_registry
-from pubwatch.types import TZ, ListItem, Outcome, SourceResult, Status
+from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult, Status
 
 REG = parse_registry({"units": [
     {"id": uid, "name": name, "category": "department",
@@ -34,7 +34,8 @@ def seed(store, *, weeks_back=8):
                 ListItem(f"{unit.name}动态{k}", f"https://www.example.gov.cn/{unit.id}/gzdt/t{k}.html",
                          datetime.combine(week.start + timedelta(days=2), datetime.min.time(), TZ).replace(hour=10))]
             new = store.upsert_posts(col, posts, seen_at=at, attempt_id=a)
-            store.finish_attempt(a, col, SourceResult(Outcome.OK, posts), finished_at=at, items_new=new)
+            store.finish_attempt(a, col, SourceResult(Outcome.OK, posts), finished_at=at, items_new=new,
+                                 covered_from=COVERS_ALL)
 
 
 def weekly(verdicts):

@@ -13,7 +13,7 @@ from pubwatch import evaluate, rules
 from pubwatch.evaluate import evaluate_period, worker_count
 from pubwatch.periods import Period
 from pubwatch.store import Store, upgrade
-from pubwatch.types import TZ, ListItem, Outcome, SourceResult
+from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult
 from test_backfill import _scale_units, _seed_random_history
 
 WEEK = Period.parse("2026-W47")
@@ -217,7 +217,8 @@ def test_attempts_and_posts_come_back_as_the_models_store_them(store):
     a = store.start_attempt(col, started_at=at, run_id="r")
     item = ListItem("标题", "http://p/s0/gzdt/1.html", datetime(2026, 11, 19, 23, 59, 59, tzinfo=TZ))
     store.upsert_posts(col, [item], seen_at=at, attempt_id=a)
-    store.finish_attempt(a, col, SourceResult(Outcome.OK, [item], source_updated=at), finished_at=at, items_new=1)
+    store.finish_attempt(a, col, SourceResult(Outcome.OK, [item], source_updated=at), finished_at=at, items_new=1,
+                         covered_from=COVERS_ALL)
     post = store.post_facts([unit.id], at - timedelta(days=2), at)[unit.id][0]
     assert post.published == item.published and post.published.utcoffset() == timedelta(0)
     assert post.first_seen == at and not post.date_suspicious

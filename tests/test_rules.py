@@ -8,7 +8,7 @@ from pubwatch import rules
 from pubwatch.periods import Period
 from pubwatch.registry import Contact, SourceConfig, Unit
 from pubwatch.rules import Policies, PolicyError, evaluate_unit, needs_escalation, streak
-from pubwatch.types import PORTAL, TZ, WECHAT, AttemptFact, Outcome, PostFact, Status
+from pubwatch.types import COVERS_ALL, PORTAL, TZ, WECHAT, AttemptFact, Outcome, PostFact, Status
 from pubwatch.workdays import CalendarDataMissing, WorkCalendar
 
 CAL = WorkCalendar()
@@ -38,7 +38,9 @@ def post(source_id, when, title="工作动态", url=None, **kw):
 
 
 def ok(source_id, when, **kw):
+    """A successful read; unless told otherwise its listing reached the column's whole history."""
     channel = WECHAT if ".wechat." in source_id else PORTAL
+    kw.setdefault("covered_from", COVERS_ALL)
     return AttemptFact(source_id=source_id, channel=channel, started_at=when, outcome=Outcome.OK, **kw)
 
 

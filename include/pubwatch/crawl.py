@@ -14,7 +14,7 @@ from typing import Any, Callable
 from .registry import Unit
 from .sources import CrawlContext, make_source
 from .store import Store
-from .types import CHANNEL_LABELS, OUTCOME_LABELS, Outcome, SourceResult
+from .types import CHANNEL_LABELS, COVERS_ALL, OUTCOME_LABELS, Outcome, SourceResult
 
 log = logging.getLogger(__name__)
 
@@ -62,30 +62,31 @@ class UnitCrawl:
 
 def coverage(result: SourceResult, state: dict[str, Any], last_ok_at: datetime | None,
              started: datetime) -> datetime | None:
-    """How far back this attempt proves the column's contents (None = its whole history).
+    """How far back this attempt proves the column's contents: COVERS_ALL for its whole history,
+    None for nothing (a failed read).
 
     A list read only down to its oldest item proves nothing about earlier weeks — unless the previous
     successful attempt already covered them and this listing reaches back to that attempt (then the
     two chain). An empty column covers everything; a 304 keeps the previous coverage. Without any
     dated item nothing earlier than this attempt is proven."""
     previous = state.get("covered_from")
-    prev_from: datetime | None | str = "unknown"
+    prev_from: datetime | None = None                  # None: no previous coverage known
     if previous == "all":
-        prev_from = None
+        prev_from = COVERS_ALL
     elif previous:
         prev_from = datetime.fromisoformat(previous)
     if result.outcome is Outcome.NOT_MODIFIED:
-        return started if prev_from == "unknown" else prev_from
+        return started if prev_from is None else prev_from
     if not result.outcome.verified:
         return None
     if not result.items:
-        return None                                     # an empty column: nothing anywhere
+        return COVERS_ALL                               # an empty column: nothing anywhere
     dated = [i.published for i in result.items if i.published is not None and not i.pinned]
     if not dated:
         return started
     oldest = min(dated)
-    if prev_from != "unknown" and last_ok_at is not None and oldest <= last_ok_at:
-        return None if prev_from is None else min(prev_from, oldest)
+    if prev_from is not None and last_ok_at is not None and oldest <= last_ok_at:
+        return min(prev_from, oldest)
     return oldest
 
 

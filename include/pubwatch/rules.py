@@ -298,7 +298,7 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool,
         atts = facts.attempts.get(src.id, [])
         good = [a for a in atts if a.outcome.verified and a.started_at >= cutoff]
         # A listing proves "no post" only as far back as it reached (crawls chain their coverage).
-        reaching = [a for a in good if a.covered_from is None or a.covered_from <= facts.start]
+        reaching = [a for a in good if a.covered_from is not None and a.covered_from <= facts.start]
         fresh = [a for a in reaching if a.source_updated is None or a.source_updated >= cutoff]
         bad = [a for a in atts if not a.outcome.verified]
         for a in bad:
@@ -311,8 +311,11 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool,
             continue
         label = _source_label(src)
         if good and not reaching:
-            reach = min(a.covered_from for a in good)
-            problems.append(f"{label}的列表只回溯到 {_fmt(reach)}, 未覆盖本{word}, 无法确认是否发文")
+            reaches = [a.covered_from for a in good if a.covered_from is not None]
+            if reaches:
+                problems.append(f"{label}的列表只回溯到 {_fmt(min(reaches))}, 未覆盖{word}, 无法确认是否发文")
+            else:
+                problems.append(f"{label}的抓取记录未记录列表回溯范围(升级前的记录), 无法确认{word}是否发文")
         elif good:
             last = max(a.source_updated for a in good if a.source_updated is not None)
             problems.append(f"等待{label}更新 (数据源最后更新于 {_fmt(last)}, 需晚于 {_fmt(cutoff)})")

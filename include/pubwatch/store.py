@@ -21,7 +21,7 @@ from .models import CrawlAttempt, Evaluation, EvaluationRun, Notice, Post, Sourc
 from .rawsql import Raw
 from .registry import SourceConfig, Unit
 from .rules import dedupe_posts
-from .types import TZ, WECHAT, AttemptFact, ListItem, Outcome, PostFact, SourceResult, Verdict
+from .types import COVERS_ALL, TZ, WECHAT, AttemptFact, ListItem, Outcome, PostFact, SourceResult, Verdict
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -314,7 +314,10 @@ class Store:
                     if result.outcome is Outcome.OK:
                         row.last_ok_items = len(result.items)
                     state = {**(row.state or {}), **(result.state or {})}
-                    state["covered_from"] = covered_from.isoformat() if covered_from else "all"
+                    if covered_from is None:
+                        state.pop("covered_from", None)
+                    else:
+                        state["covered_from"] = "all" if covered_from == COVERS_ALL else covered_from.isoformat()
                     row.state = state
 
     def upsert_posts(self, source: SourceConfig, items: Sequence[ListItem], *, seen_at: datetime,

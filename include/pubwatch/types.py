@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc                # stored times come back in UTC
+# crawl_attempts.covered_from for a listing proven to reach the column's whole history. NULL means
+# "never computed" (attempts from before coverage existed, failed reads): such attempts prove nothing.
+COVERS_ALL = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 PORTAL = "portal"
 WECHAT = "wechat"
@@ -130,7 +133,8 @@ class AttemptFact:
     message: str = ""
     source_updated: datetime | None = None
     # How far back this attempt's listing (chained with earlier attempts) reached: it can prove
-    # "no post" only for periods starting at or after this time. None = the whole history.
+    # "no post" only from this time on. COVERS_ALL = the whole history; None = never computed
+    # (proves nothing).
     covered_from: datetime | None = None
 
 
