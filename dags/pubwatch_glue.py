@@ -28,7 +28,6 @@ LATE_RUN_LIMIT = timedelta(hours=6)
 # Crawl tasks run in this pool: set PUBWATCH_CRAWL_POOL to the portal host's pool (created by
 # `python -m pubwatch pools`) so parallel workers never hammer one site. Default: Airflow's own.
 CRAWL_POOL = os.environ.get("PUBWATCH_CRAWL_POOL", "default_pool")
-NOTIFY_CONNECTIONS = {"email": "pubwatch_smtp", "wecom": "pubwatch_wecom", "dingtalk": "pubwatch_dingtalk"}
 
 
 def dag_args(dag_id: str, title: str, cron: str, doc: str, **extra: Any) -> dict[str, Any]:
@@ -75,16 +74,23 @@ def get_secret(conn_id: str) -> dict[str, Any]:
 
 
 def channel_configs(names: list[str]) -> dict[str, dict[str, Any]]:
-    """Delivery channel settings from Airflow connections; a channel without one is skipped."""
+    """Delivery channel settings from each channel kind's Airflow connection; a channel without
+    one is skipped, an unknown channel name is logged and skipped."""
+    from pubwatch.notices.channels import channel_kinds
+
+    kinds = channel_kinds()
     out = {}
     for name in names:
-        conn_id = NOTIFY_CONNECTIONS.get(name)
-        if conn_id is None:
+        kind = kinds.get(name)
+        if kind is None:
+            log.error("未知的通知渠道 %s (可用: %s), 本次跳过", name, ", ".join(sorted(kinds)))
+            continue
+        if kind.default_conn_id is None:
             continue
         try:
-            out[name] = get_secret(conn_id)
+            out[name] = get_secret(kind.default_conn_id)
         except KeyError:
-            log.warning("通知渠道 %s 未配置 (缺少 Airflow 连接 %s), 本次跳过", name, conn_id)
+            log.warning("通知渠道 %s 未配置 (缺少 Airflow 连接 %s), 本次跳过", name, kind.default_conn_id)
     return out
 
 

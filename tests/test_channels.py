@@ -510,3 +510,56 @@ def test_email_over_tls(self_signed, mode):
         assert len(recorder.envelopes) == 1
     finally:
         controller.stop()
+
+
+# ----- the channel kind seam --------------------------------------------------------------------
+def test_a_new_channel_kind_is_one_class(tmp_path):
+    """A kind declared once is known to the factory, the board's labels and the dispatcher's reach."""
+    from pubwatch.board import _channel_label
+    from pubwatch.notices.channels import Channel, ChannelOptions, channel_kinds
+
+    class SmsOptions(ChannelOptions):
+        gateway: str
+
+    class SmsChannel(Channel, kind="sms_test"):
+        label = "短信"
+        default_conn_id = "pubwatch_sms"
+        Options = SmsOptions
+
+        def __init__(self, gateway):
+            self.gateway = gateway
+
+        @classmethod
+        def from_options(cls, options):
+            return cls(options.gateway)
+
+        @classmethod
+        def reaches(cls, emails, mobiles):
+            return any(mobiles)
+
+    try:
+        assert channel_kinds()["sms_test"] is SmsChannel and _channel_label("sms_test") == "短信"
+        built = channel_from_config("sms_test", {"host": "ignored", "extra": {"gateway": "https://sms.example"}})
+        assert built.gateway == "https://sms.example"
+        assert SmsChannel.reaches([], ["13800000000"]) and not SmsChannel.reaches(["a@b.cn"], [])
+        with pytest.raises(TypeError):
+            type("Again", (Channel,), {}, kind="sms_test")
+    finally:
+        Channel._kinds.pop("sms_test", None)
+    assert set(channel_kinds()) >= {"email", "wecom", "dingtalk", "outbox"}
+    assert EmailChannel.reaches([], ["13800000000"]) is False and WeComRobotChannel.reaches([], []) is True
+
+
+def test_bad_channel_settings_name_the_field_never_the_value():
+    with pytest.raises(ValueError) as info:
+        channel_from_config("email", {"host": "smtp.example.gov.cn", "password": SMTP_PASSWORD,
+                                      "extra": {"timeout": "soon", "security": "tls-please"}})
+    text = str(info.value)
+    assert "timeout" in text and "security" in text and "email" in text
+    assert "soon" not in text and SMTP_PASSWORD not in text
+    with pytest.raises(ValueError) as info:
+        channel_from_config("dingtalk", {"password": DT_TOKEN, "extra": {"secret": DT_SECRET, "min_interval": -1}})
+    assert "min_interval" in str(info.value) and DT_SECRET not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        channel_from_config("wecom", {"password": WECOM_KEY, "extra": "{not json"})
+    assert "extra" in str(info.value) and WECOM_KEY not in str(info.value)

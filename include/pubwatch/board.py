@@ -47,7 +47,6 @@ STATUS_ORDER = tuple(sorted(Status, key=lambda s: (["missed", "at_risk", "unknow
                             .index(s.value)))
 NOTICE_KIND_LABELS = {"reminder": "周五提醒", "overdue": "未达标通报", "escalation": "报分管领导",
                       "summary": "监测汇总"}
-NOTICE_CHANNEL_LABELS = {"email": "邮件", "wecom": "企业微信", "dingtalk": "钉钉", "outbox": "发件箱(未发送)"}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -484,7 +483,7 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
                               a.outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value), a.http_status,
                               a.message or "", a.items_found, a.items_new) for a in attempts[:LIST_LIMIT]],
         notices=[NoticeLine(n.period, NOTICE_KIND_LABELS.get(n.kind.split(":")[0], n.kind),
-                            NOTICE_CHANNEL_LABELS.get(n.channel, n.channel), n.status, _notice_status_label(n.status),
+                            _channel_label(n.channel), n.status, _notice_status_label(n.status),
                             n.subject, local(n.sent_at), local(n.updated_at), n.last_error) for n in notices],
         evaluations=evaluations, score=mv.rows[0].score if mv.rows else None,
         range_label=f"{weeks[0].start:%Y年%m月%d日} — {weeks[-1].end:%Y年%m月%d日}",
@@ -628,3 +627,11 @@ def render(template: str, *, root: str = "", **context: Any) -> str:
     """Render a board page. `root` is the URL prefix the board is mounted at (e.g. "/pubwatch")."""
     return _env().get_template(template).render(root=root.rstrip("/"),
                                                  generated_at=datetime.now(TZ), **context)
+
+
+def _channel_label(kind: str) -> str:
+    """A notice channel's Chinese label, as its class declares it."""
+    from .notices.channels import channel_kinds
+
+    cls = channel_kinds().get(kind)
+    return cls.label if cls is not None else kind

@@ -42,6 +42,7 @@ from urllib.robotparser import RobotFileParser
 import requests
 import urllib3
 
+from .secrets import mask as mask_secrets  # noqa: F401 - the fetcher masks its messages; kept importable
 from .types import Outcome
 
 log = logging.getLogger(__name__)
@@ -51,19 +52,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ROBOTS_MAX_BYTES = 500_000
 _READ_CHUNK = 65_536
-
-# ---------------------------------------------------------------------------------------------
-# Secrets never appear in messages or logs
-# ---------------------------------------------------------------------------------------------
-_SECRET_PARAM_RE = re.compile(
-    r"(?i)((?:^|[?&;\s\"'(,])(?:key|secret|token|access_token|appsecret|app_secret|password|passwd)=)"
-    r"[^&#\s\"'),]*")
-
-
-def mask_secrets(text: str) -> str:
-    """Replace the values of query parameters named key/secret/token/access_token/appsecret/... by ***."""
-    return _SECRET_PARAM_RE.sub(r"\1***", text or "")
-
 
 # ---------------------------------------------------------------------------------------------
 # Settings and results

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -112,10 +111,11 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
         for channel_name, channel in channels.items():
             label = f"{notice.unit_id}/{notice.period}/{notice.kind}/{channel_name}"
             emails = notice.to_emails or [c.email for c in notice.to if c.email]
-            if channel_name == "email" and not emails:
-                report.skipped.append(f"{label}: 无邮箱")
+            mobiles = [c.mobile for c in notice.to if c.mobile]
+            if not channel.reaches(emails, mobiles):
+                report.skipped.append(f"{label}: 无可用的收件方式 (无邮箱)")
                 continue
-            recipients = ",".join(emails + [c.mobile for c in notice.to if c.mobile])
+            recipients = ",".join(emails + mobiles)
             if rendered is None:
                 rendered = render("reminder" if notice.kind.startswith("warn:") else notice.kind, notice.ctx)
             row = ledger.ensure(NoticeKey(notice.unit_id, notice.period, notice.kind, channel_name),
@@ -142,18 +142,6 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
             ledger.mark_sent(row.id, str(receipt or ""))
             report.sent.append(label)
     return report
-
-
-def emails_of(contacts: Sequence[Contact]) -> list[str]:
-    return [c.email for c in contacts if c.email]
-
-
-def mobiles_of(contacts: Sequence[Contact]) -> list[str]:
-    return [c.mobile for c in contacts if c.mobile]
-
-
-def now_label(dt: datetime) -> str:
-    return f"{dt:%Y年%m月%d日}"
 
 
 __all__ = ["PlannedNotice", "DeliveryReport", "plan_unit_notices", "deliver", "OFFICE", "Unit"]

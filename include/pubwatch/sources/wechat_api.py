@@ -19,7 +19,6 @@ secret and the access token never appear in a message, exception or state.
 """
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, time as dtime
 from typing import Any
 
+from ..secrets import install_log_redaction, mask
 from ..types import TZ, ListItem, Outcome, SourceResult
 from ..wechaturl import make_item
 from .base import CrawlContext, Source, register
@@ -63,26 +63,8 @@ class ApiError(Exception):
         self.outcome, self.message, self.errcode, self.http_status = outcome, message, errcode, http_status
 
 
-class _MaskQueryFilter(logging.Filter):
-    """urllib3 logs every request line at DEBUG, query string included: mask access_token/secret."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from ..http import mask_secrets
-
-        if record.args and any(isinstance(a, str) and "=" in a for a in record.args):
-            record.args = tuple(mask_secrets(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def _install_log_mask() -> None:
-    target = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _MaskQueryFilter) for f in target.filters):
-        target.addFilter(_MaskQueryFilter())
-
-
 def _mask(text: str) -> str:
-    from ..http import mask_secrets
-    return mask_secrets(str(text or ""))[:200]
+    return mask(str(text or ""))[:200]
 
 
 def explain_errcode(errcode: int, errmsg: str) -> ApiError:
@@ -115,7 +97,7 @@ class WeChatClient:
         self.fetcher, self.base, self.appid, self._secret = fetcher, base.rstrip("/"), appid, secret
         self.busy_retries, self.busy_backoff = busy_retries, busy_backoff
         self.requests = 0
-        _install_log_mask()
+        install_log_redaction()
 
     # -- token ------------------------------------------------------------------------------
     def token(self, *, refresh: bool = False) -> str:
