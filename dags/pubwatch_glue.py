@@ -42,21 +42,23 @@ def dag_args(dag_id: str, title: str, cron: str, doc: str, **extra: Any) -> dict
             "default_args": DEFAULT_ARGS, "tags": ["pubwatch", "政务公开"], "doc_md": doc, **extra}
 
 
-def _connection(conn_id: str):
+def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
+    """An Airflow connection's settings (task SDK), or None when it is not defined."""
     from airflow.sdk import Connection
 
     try:
-        return Connection.get(conn_id)
-    except Exception:  # not defined: callers fall back or skip
+        conn = Connection.get(conn_id)
+    except Exception:  # not defined: pubwatch.connections falls back to the environment
         return None
+    return {"conn_type": conn.conn_type, "login": conn.login, "password": conn.password, "host": conn.host,
+            "port": conn.port, "schema": conn.schema, "extra": conn.extra_dejson, "uri": conn.get_uri()}
 
 
-def db_url() -> str | None:
-    """Tracking DB: the `pubwatch_db` connection if defined, else $PUBWATCH_DB_URL / SQLite default."""
-    conn = _connection("pubwatch_db") if not os.environ.get("PUBWATCH_DB_URL") else None
-    if conn is not None:
-        return conn.get_uri()
-    return None
+def db_url() -> str:
+    """Tracking DB: $PUBWATCH_DB_URL, else the `pubwatch_db` connection, else var/pubwatch.db."""
+    from pubwatch import connections
+
+    return connections.tracking_db_url(_airflow_connection)
 
 
 def runtime():
@@ -66,11 +68,10 @@ def runtime():
 
 
 def get_secret(conn_id: str) -> dict[str, Any]:
-    conn = _connection(conn_id)
-    if conn is None:
-        raise KeyError(f"Airflow 连接 {conn_id} 不存在")
-    return {"login": conn.login, "password": conn.password, "host": conn.host, "port": conn.port,
-            "schema": conn.schema, "extra": conn.extra_dejson}
+    """A connection's settings (WeChat AppID/AppSecret, SMTP, robots); KeyError when undefined."""
+    from pubwatch import connections
+
+    return connections.settings(conn_id, _airflow_connection)
 
 
 def channel_configs(names: list[str]) -> dict[str, dict[str, Any]]:

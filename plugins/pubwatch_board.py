@@ -13,7 +13,6 @@ connection `pubwatch_db`, else var/pubwatch.db).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import tempfile
 import threading
@@ -84,18 +83,22 @@ class _Resources:
             return self._registry
 
 
-def _resolve_db_url() -> str:
-    from pubwatch import config
+def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
+    """An Airflow connection from the API server's secrets backends, or None."""
+    from airflow.models.connection import Connection
 
-    if os.environ.get("PUBWATCH_DB_URL"):
-        return config.db_url()
     try:
-        from airflow.models.connection import Connection
+        conn = Connection.get_connection_from_secrets(conn_id)
+    except Exception:  # not defined: pubwatch.connections falls back to the environment / default
+        return None
+    return {"conn_type": conn.conn_type, "login": conn.login, "password": conn.password, "host": conn.host,
+            "port": conn.port, "schema": conn.schema, "extra": conn.extra_dejson, "uri": conn.get_uri()}
 
-        conn = Connection.get_connection_from_secrets("pubwatch_db")
-        return config.normalise_db_url(conn.get_uri())
-    except Exception:  # not defined: fall back to the library default (var/pubwatch.db)
-        return config.db_url()
+
+def _resolve_db_url() -> str:
+    from pubwatch import connections
+
+    return connections.tracking_db_url(_airflow_connection)
 
 
 resources = _Resources()

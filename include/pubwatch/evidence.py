@@ -36,7 +36,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import datetime, time as dtime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import and_, func, or_, select
 
@@ -516,16 +516,3 @@ def probe(rt: Any, unit_id: str, now: datetime | None = None, run_id: str | None
     return {"unit_id": unit.id, "unit_name": unit.name, "probes": len(results), "failures": len(failed),
             "results": results}
 
-
-def probe_all(rt: Any, unit_ids: Iterable[str] | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Probe several units with one shared fetcher; one unit's error never stops the others."""
-    ids = list(unit_ids) if unit_ids is not None else [u.id for u in rt.registry.units]
-    out = []
-    with rt.fetcher() as fetcher:
-        for uid in ids:
-            try:
-                out.append(probe(rt, uid, now=now, fetcher=fetcher))
-            except Exception as exc:  # noqa: BLE001 - reported, the others go on
-                log.exception("probe of unit %s failed", uid)
-                out.append({"unit_id": uid, "error": f"{type(exc).__name__}: {exc}"})
-    return out

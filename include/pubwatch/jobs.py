@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import config, rules
+from . import config, connections, rules
 from .crawl import crawl_unit
 from .evaluate import evaluate_period, streaks
 from .periods import Period
@@ -80,31 +80,12 @@ def crawl(rt: Runtime, unit_id: str, *, run_id: str | None = None, now: datetime
     fetcher = fetcher or rt.fetcher()
     try:
         result = crawl_unit(rt.store, unit, fetcher=fetcher, now=now, run_id=run_id,
-                            get_secret=get_secret or env_secret,
+                            get_secret=get_secret or connections.secret_getter(),
                             evidence_settings=EvidenceSettings.from_registry(rt.registry))
     finally:
         if own:
             fetcher.close()
     return result.to_dict()
-
-
-def env_secret(conn_id: str) -> dict[str, Any]:
-    """Credentials outside Airflow: the same AIRFLOW_CONN_<ID> variable Airflow reads (JSON or URI)."""
-    import json
-    import os
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        raise KeyError(f"缺少连接 {conn_id} (设置 Airflow 连接或环境变量 AIRFLOW_CONN_{conn_id.upper()})")
-    if raw.lstrip().startswith("{"):
-        data = json.loads(raw)
-        return {"login": data.get("login"), "password": data.get("password"), "host": data.get("host"),
-                "port": data.get("port"), "schema": data.get("schema"), "extra": data.get("extra") or {}}
-    parts = urlsplit(raw)
-    return {"login": unquote(parts.username or ""), "password": unquote(parts.password or ""),
-            "host": parts.hostname, "port": parts.port, "schema": parts.path.lstrip("/"),
-            "extra": dict(parse_qsl(parts.query))}
 
 
 # ------------------------------------------------------------------------------------ periods
@@ -182,14 +163,6 @@ def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:
 
 def status_label(status: str) -> str:
     return STATUS_LABELS[Status(status)]
-
-
-def today_shanghai() -> date:
-    return datetime.now(TZ).date()
-
-
-def project_path(*parts: str) -> Path:
-    return config.PROJECT_DIR.joinpath(*parts)
 
 
 def run_time_for(logical_date: datetime, period_key: str | None = None) -> datetime:
