@@ -227,32 +227,45 @@ def test_wecom_splits_long_markdown_under_4096_bytes_at_line_boundaries(hook):
     assert rebuilt == lines
 
 
-@pytest.mark.parametrize("answer, retryable", [
-    ((200, {"errcode": 45009, "errmsg": "api freq out of limit"}), True),
-    ((200, {"errcode": 93000, "errmsg": "invalid webhook url"}), False),
-    ((500, "server error"), True),
-    ((404, "not found"), False),
-    ((200, "<html>gateway</html>"), True),
+@pytest.mark.parametrize("answer, retryable, ambiguous", [
+    ((200, {"errcode": 45009, "errmsg": "api freq out of limit"}), True, False),
+    ((200, {"errcode": 93000, "errmsg": "invalid webhook url"}), False, False),
+    ((500, "server error"), False, True),        # the robot may have posted before failing: a person decides
+    ((429, "slow down"), True, False),
+    ((404, "not found"), False, False),
+    ((200, "<html>gateway</html>"), True, False),
 ])
-def test_wecom_errors_map_to_retryable(hook, caplog, answer, retryable):
+def test_wecom_errors_map_to_retryable(hook, caplog, answer, retryable, ambiguous):
     caplog.set_level(logging.DEBUG)
     hook.script(answer)
     with pytest.raises(DeliveryError) as info:
         wecom(hook).send(message())
-    assert info.value.retryable is retryable
+    assert info.value.retryable is retryable and info.value.ambiguous is ambiguous
     assert len(hook.requests) == 1
     assert_no_secret(str(info.value), repr(info.value), caplog.text)
 
 
-def test_wecom_timeout_and_dropped_connection_are_retryable_and_masked(hook, caplog):
+def test_wecom_timeout_and_dropped_connection_after_sending_are_unconfirmed_and_masked(hook, caplog):
+    """The request was written: the robot may have posted it. Never retried by itself (#19)."""
     caplog.set_level(logging.DEBUG)
     hook.script((200, {"errcode": 0}, 1.5), "close")
     for _ in range(2):
         with pytest.raises(DeliveryError) as info:
             wecom(hook, timeout=0.3).send(message(mention_mobiles=[]))
-        assert info.value.retryable is True
-        assert "key=***" in str(info.value) or "网络错误" in str(info.value)
+        assert info.value.ambiguous is True and info.value.retryable is False
+        assert "未收到应答" in str(info.value)
         assert_no_secret(str(info.value), caplog.text)
+
+
+def test_wecom_refused_connection_is_a_clean_retryable_failure(caplog):
+    caplog.set_level(logging.DEBUG)
+    port = free_port()                                   # nobody listens there
+    channel = WeComRobotChannel(f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key={WECOM_KEY}",
+                                timeout=2, min_interval=0, rate_wait=0)
+    with pytest.raises(DeliveryError) as info:
+        channel.send(message(mention_mobiles=[]))
+    assert info.value.retryable is True and info.value.ambiguous is False
+    assert_no_secret(str(info.value), caplog.text)
 
 
 def test_wecom_later_part_rate_limited_is_retried_once_then_not_resent(hook):

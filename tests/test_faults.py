@@ -733,15 +733,16 @@ def test_webhook_errors_are_retried_next_run_and_sent_once(store):
                                          min_interval=0, rate_wait=0, timeout=5)}
         planned = _notice_plan()
         first = _deliver(store, planned, ch, "r1")
-        assert len(first.failed) == 3 and len(first.sent) == 1
-        assert not any("hook-key-S3CRET" in f for f in first.failed)
+        assert len(first.failed) == 2 and len(first.unconfirmed) == 1 and len(first.sent) == 1
+        assert "502" in first.unconfirmed[0]                           # a 5xx may have posted: not resent
+        assert not any("hook-key-S3CRET" in f for f in first.failed + first.unconfirmed)
         second = _deliver(store, planned, ch, "r2")
-        assert len(second.sent) == 2 and len(second.already) == 1     # the 93000 one is dead, not retried
-        assert any("dead" in s for s in second.skipped)
+        assert len(second.sent) == 1 and len(second.already) == 1     # only the -1 (busy) one is retried
+        assert any("dead" in s for s in second.skipped) and any("ambiguous" in s for s in second.skipped)
         ok_units = [r.json["markdown"]["content"] for r in hook.requests
                     if r.json and r.json.get("msgtype") == "markdown"]
-        assert len(hook.requests) == 6                                 # 4 first run + 2 retries
-        assert len(ok_units) == 6
+        assert len(hook.requests) == 5                                 # 4 first run + 1 retry
+        assert len(ok_units) == 5
 
 
 SEND_SCRIPT = textwrap.dedent("""
@@ -785,3 +786,115 @@ def test_sender_killed_while_sending_is_unconfirmed_not_resent(db_url, smtp):
         assert ledger.rows(unit_id="u1")[0].status == SENDING     # still surfaced, never blindly resent
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Ambiguous failures: the payload may have arrived — never resent by itself (#19)
+# ---------------------------------------------------------------------------------------------
+class DropAfterData:
+    """aiosmtpd handler that queues the message, then drops the connection before answering 250."""
+
+    def __init__(self):
+        self.received: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope)
+        server.transport.close()
+        return "250 OK"
+
+
+class RefuseRcpt:
+    """Answers 451 to every RCPT: a clear, temporary failure before anything was sent."""
+
+    def __init__(self):
+        self.received: list = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "451 4.3.0 try again later"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope)
+        return "250 OK"
+
+
+def test_smtp_drop_after_data_is_delivered_exactly_once_across_runs(store, smtp):
+    from pubwatch.notices.channels import EmailChannel
+    from pubwatch.notices.ledger import AMBIGUOUS, SENT, Ledger
+
+    dropper = DropAfterData()
+    ch = {"email": EmailChannel("127.0.0.1", smtp(dropper), security="none", timeout=5, from_addr=FROM)}
+    planned = _notice_plan()[:1]
+    first = _deliver(store, planned, ch, "r1")
+    assert first.sent == [] and first.failed == [] and len(first.unconfirmed) == 1
+    assert "未收到服务器确认" in first.unconfirmed[0]
+    healthy = FlakySMTP()
+    ch = {"email": EmailChannel("127.0.0.1", smtp(healthy), security="none", timeout=5, from_addr=FROM)}
+    second = _deliver(store, planned, ch, "r2")                   # the server is fine again: still not resent
+    assert second.sent == [] and any("ambiguous" in s for s in second.skipped)
+    assert len(dropper.received) == 1 and healthy.received == []  # exactly one copy arrived
+    ledger = Ledger(store)
+    [row] = ledger.unconfirmed(periods=["2026-W47"])
+    assert row.status == AMBIGUOUS
+    assert ledger.confirm(row.id, "信息员电话确认已收到").status == SENT
+    assert ledger.unconfirmed() == [] and _deliver(store, planned, ch, "r3").sent == []
+    with pytest.raises(ValueError):
+        ledger.resend(row.id)                                     # a sent notice is not for a person to resend
+
+
+def test_smtp_failure_before_data_is_retried_and_sent_once(store, smtp):
+    from pubwatch.notices.channels import EmailChannel
+
+    ch = {"email": EmailChannel("127.0.0.1", smtp(RefuseRcpt()), security="none", timeout=5, from_addr=FROM)}
+    planned = _notice_plan()[:1]
+    first = _deliver(store, planned, ch, "r1")
+    assert len(first.failed) == 1 and first.unconfirmed == [] and "451" in first.failed[0]
+    healthy = FlakySMTP()
+    ch = {"email": EmailChannel("127.0.0.1", smtp(healthy), security="none", timeout=5, from_addr=FROM)}
+    assert len(_deliver(store, planned, ch, "r2").sent) == 1
+    assert _deliver(store, planned, ch, "r3").sent == [] and len(healthy.received) == 1
+
+
+def test_robot_answering_after_the_timeout_is_delivered_exactly_once(store):
+    from pubwatch.notices.channels import WeComRobotChannel
+    from pubwatch.notices.ledger import FAILED, Ledger
+    from webhookrecv import WebhookReceiver
+
+    with WebhookReceiver() as hook:
+        hook.script((200, {"errcode": 0, "errmsg": "ok"}, 1.5))     # processed, answered too late
+        ch = {"wecom": WeComRobotChannel(hook.url_for("/cgi-bin/webhook/send", key="hook-key-S3CRET"),
+                                         min_interval=0, rate_wait=0, timeout=0.4)}
+        planned = _notice_plan()[:1]
+        first = _deliver(store, planned, ch, "r1")
+        assert len(first.unconfirmed) == 1 and first.failed == [] and "hook-key-S3CRET" not in first.unconfirmed[0]
+        second = _deliver(store, planned, ch, "r2")
+        assert second.sent == [] and len(hook.requests) == 1      # exactly one post across two runs
+        # a person finds it did not show up in the group: resend → the next run posts it once more
+        ledger = Ledger(store)
+        [row] = ledger.unconfirmed()
+        assert ledger.resend(row.id, "群内未见").status == FAILED
+        third = _deliver(store, planned, ch, "r3")
+        assert len(third.sent) == 1 and len(hook.requests) == 2
+        assert _deliver(store, planned, ch, "r4").sent == []
+
+
+def test_notices_cli_lists_confirms_and_resends(db_url, store, smtp):
+    from pubwatch.notices.channels import EmailChannel
+
+    ch = {"email": EmailChannel("127.0.0.1", smtp(DropAfterData()), security="none", timeout=5, from_addr=FROM)}
+    _deliver(store, _notice_plan()[:2], ch, "r1")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pubwatch", "notices", "--db-url", db_url, *args],
+                              env=_env(), capture_output=True, text=True, timeout=60)
+
+    listed = cli("list")
+    assert listed.returncode == 0 and listed.stdout.count("结果不明") == 2
+    ids = [line.split("\t")[0] for line in listed.stdout.splitlines()]
+    done = cli("confirm", ids[0], "--note", "已电话核实")
+    assert done.returncode == 0 and "已发送" in done.stdout
+    again = cli("resend", ids[1])
+    assert again.returncode == 0 and "发送失败(将重试)" in again.stdout
+    assert cli("list").stdout.strip() == "没有待人工确认的通知"
+    bad = cli("confirm", ids[0])
+    assert bad.returncode == 2 and "无需人工处理" in bad.stderr
+    assert cli("confirm", "999999").returncode == 2

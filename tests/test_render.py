@@ -149,6 +149,15 @@ def test_summary_counts_late_by_category_and_unknown_never_as_late():
     assert "县财政局" in out.html and "不计入未达标" in out.html
 
 
+def test_summary_lists_unconfirmed_notices_for_a_person_to_decide():
+    pending = [{"id": 17, "unit_name": "县教育局", "kind_label": "未达标通报", "channel_label": "邮件"}]
+    out = render("summary", summary_ctx(summary_report(), unconfirmed=pending), strict=True)
+    section = out.text.split("五、发送结果不明的通知（请人工核实）")[1]
+    assert "县教育局，未达标通报（邮件，编号17）" in section and "pubwatch notices confirm 17" in section
+    assert "编号17" in out.markdown and "notices resend 17" in out.html
+    assert "发送结果不明" not in render("summary", summary_ctx(summary_report()), strict=True).text
+
+
 def test_summary_without_findings_or_late_units():
     report = PeriodReport(OFFICE["name"], "2026-W47", LABEL, GENERATED,
                           [ReportRow("xz", "西镇", "乡镇", "微信公众号", "每周更新", Status.MET, 3, 1)])

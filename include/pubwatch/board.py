@@ -29,6 +29,8 @@ from sqlalchemy import func, select
 from . import config
 from .circular import rule_label
 from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
+from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
+from .notices.ledger import kind_label
 from .periods import Period
 from .registry import CATEGORIES, COLUMN_TYPES, Registry, Unit
 from .rules import streak as streak_of
@@ -45,8 +47,6 @@ _CSS = {"met": "met", "at_risk": "risk", "missed": "missed", "unknown": "unknown
 STATUS_CSS = {s: _CSS.get(s.value, s.value) for s in Status}
 STATUS_ORDER = tuple(sorted(Status, key=lambda s: (["missed", "at_risk", "unknown", "met", "exempt"] + [s.value])
                             .index(s.value)))
-NOTICE_KIND_LABELS = {"reminder": "周五提醒", "overdue": "未达标通报", "escalation": "报分管领导",
-                      "summary": "监测汇总"}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -76,8 +76,6 @@ def _outcome_label(outcome: str) -> str:
 
 
 def _notice_status_label(status: str) -> str:
-    from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
-
     return NOTICE_STATUS_LABELS.get(status, status)
 
 
@@ -482,7 +480,7 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
                               source_names.get(a.source_id, a.source_id), a.outcome, _outcome_label(a.outcome),
                               a.outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value), a.http_status,
                               a.message or "", a.items_found, a.items_new) for a in attempts[:LIST_LIMIT]],
-        notices=[NoticeLine(n.period, NOTICE_KIND_LABELS.get(n.kind.split(":")[0], n.kind),
+        notices=[NoticeLine(n.period, kind_label(n.kind),
                             _channel_label(n.channel), n.status, _notice_status_label(n.status),
                             n.subject, local(n.sent_at), local(n.updated_at), n.last_error) for n in notices],
         evaluations=evaluations, score=mv.rows[0].score if mv.rows else None,

@@ -245,10 +245,29 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
             to_emails=list(office.get("supervisors") or []),
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
                  "counts": report.counts, "late_by_category": report.late_by_category,
-                 "unknown_rows": report.unknown_rows, "findings": report.findings}))
+                 "unknown_rows": report.unknown_rows, "findings": report.findings,
+                 "unconfirmed": unconfirmed_notices(rt)}))
     weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
                      run_id=run_id).as_dict()
     return {k: result[k] + weekly[k] for k in result}
+
+
+def unconfirmed_notices(rt: Runtime) -> list[dict[str, Any]]:
+    """Notices that may or may not have arrived, for the supervisors: id, unit, kind, channel."""
+    from .notices.channels import channel_kinds
+    from .notices.ledger import Ledger, kind_label
+
+    kinds = channel_kinds()
+    names = {u.id: u.name for u in rt.registry.units}
+    out = []
+    for n in Ledger(rt.store).unconfirmed():
+        kind_cls = kinds.get(n.channel)
+        out.append({"id": n.id, "unit_id": n.unit_id, "unit_name": names.get(n.unit_id, "政务公开办" if n.unit_id.startswith("_")
+                                                                           else n.unit_id),
+                    "period": n.period, "kind": n.kind, "kind_label": kind_label(n.kind),
+                    "channel": n.channel, "channel_label": kind_cls.label if kind_cls else n.channel,
+                    "subject": n.subject, "error": n.last_error})
+    return out
 
 
 def _channels(send: bool, channel_configs: dict[str, dict] | None) -> dict[str, Any]:

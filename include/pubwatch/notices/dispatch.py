@@ -41,9 +41,11 @@ class DeliveryReport:
     already: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)   # may have arrived: a person confirms or resends
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {"sent": self.sent, "already": self.already, "failed": self.failed, "skipped": self.skipped}
+        return {"sent": self.sent, "already": self.already, "failed": self.failed, "skipped": self.skipped,
+                "unconfirmed": self.unconfirmed}
 
 
 def plan_unit_notices(registry: Registry, *, closed_period: str, closed: Sequence[Verdict],
@@ -130,9 +132,13 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
             try:
                 receipt = channel.send(message)
             except DeliveryError as exc:
-                ledger.mark_failed(row.id, str(exc), retryable=exc.retryable)
-                report.failed.append(f"{label}: {exc}")
-                log.warning("notice %s failed: %s", label, exc)
+                ledger.mark_failed(row.id, str(exc), retryable=exc.retryable, ambiguous=exc.ambiguous)
+                if exc.ambiguous:
+                    report.unconfirmed.append(f"{label}: {exc}")
+                    log.warning("notice %s may have been delivered; left for a person to confirm: %s", label, exc)
+                else:
+                    report.failed.append(f"{label}: {exc}")
+                    log.warning("notice %s failed: %s", label, exc)
                 continue
             except Exception as exc:  # unexpected: record and keep going with the others
                 ledger.mark_failed(row.id, f"{type(exc).__name__}: {exc}", retryable=True)

@@ -5,22 +5,28 @@ same notice both INSERT … ON CONFLICT DO NOTHING and only one row exists. Send
 state transition (pending|failed → sending, by a conditional UPDATE whose rowcount tells who won),
 recorded *before* the call and turned into sent/failed *after* it (the rsspush#10 lesson). A crash
 between the two leaves the row in `sending`: it is shown to the admin as "unconfirmed", never
-blindly resent.
+blindly resent. So is a send whose outcome the wire left open (`ambiguous`: the SMTP connection
+dropped after DATA, a robot answered late or with a 5xx): a person confirms it (→ sent) or asks for
+it to be resent (→ failed, retried by the next run) with `pubwatch notices confirm|resend ID`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from ..models import Notice
 from ..store import Store, _insert_ignore, utcnow
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
+AMBIGUOUS = "ambiguous"          # may have been delivered: a person decides (confirm / resend)
 STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中(未确认)", SENT: "已发送", FAILED: "发送失败(将重试)",
-                 DEAD: "发送失败(不再重试)"}
+                 DEAD: "发送失败(不再重试)", AMBIGUOUS: "结果不明(待人工确认)"}
+KIND_LABELS = {"reminder": "周五提醒", "overdue": "未达标通报", "escalation": "报分管领导", "summary": "监测汇总",
+               "warn": "预警提醒"}
+STUCK_AFTER = timedelta(minutes=30)  # a row `sending` this long was interrupted by a crash
 MAX_ATTEMPTS = 5
 
 
@@ -62,12 +68,48 @@ class Ledger:
             s.execute(update(Notice).where(Notice.id == notice_id)
                       .values(status=SENT, receipt=receipt[:1000], last_error="", sent_at=now, updated_at=now))
 
-    def mark_failed(self, notice_id: int, error: str, *, retryable: bool) -> None:
+    def mark_failed(self, notice_id: int, error: str, *, retryable: bool, ambiguous: bool = False) -> None:
+        """A failed send: retried later (`retryable`), never again (dead), or — when the message
+        may have reached its recipients (`ambiguous`) — left for a person to confirm or resend."""
         with self.store.Session.begin() as s:
             row = s.get(Notice, notice_id)
             row.last_error = error[:2000]
             row.updated_at = utcnow()
-            row.status = FAILED if retryable and row.attempts < MAX_ATTEMPTS else DEAD
+            if ambiguous:
+                row.status = AMBIGUOUS
+            else:
+                row.status = FAILED if retryable and row.attempts < MAX_ATTEMPTS else DEAD
+
+    def confirm(self, notice_id: int, note: str = "") -> Notice:
+        """A person checked that an unconfirmed notice arrived: it counts as sent."""
+        return self._decide(notice_id, SENT, f"人工确认已送达{('：' + note) if note else ''}")
+
+    def resend(self, notice_id: int, note: str = "") -> Notice:
+        """A person checked that an unconfirmed (or dead) notice did not arrive: the next run sends it."""
+        return self._decide(notice_id, FAILED, f"人工要求重发{('：' + note) if note else ''}")
+
+    def _decide(self, notice_id: int, status: str, why: str) -> Notice:
+        now = utcnow()
+        with self.store.Session.begin() as s:
+            row = s.get(Notice, notice_id)
+            if row is None:
+                raise KeyError(f"没有编号为 {notice_id} 的通知")
+            stuck = row.status == SENDING and _aware(row.updated_at) < now - STUCK_AFTER
+            allowed = {AMBIGUOUS, DEAD} if status == FAILED else {AMBIGUOUS}
+            if row.status not in allowed and not stuck:
+                raise ValueError(f"通知 {notice_id} 的状态是「{STATUS_LABELS.get(row.status, row.status)}」, "
+                                 f"无需人工处理")
+            row.status = status
+            row.updated_at = now
+            if status == SENT:
+                row.sent_at = now
+                row.receipt = (f"{why}; {row.receipt}" if row.receipt else why)[:1000]
+            else:
+                row.attempts = 0
+                row.last_error = (f"{why}; {row.last_error}" if row.last_error else why)[:2000]
+            s.flush()
+            s.expunge(row)
+            return row
 
     def retryable(self, periods: Sequence[str] | None = None) -> list[Notice]:
         """Failed sends that the next run retries (a failed send is retried later)."""
@@ -77,11 +119,16 @@ class Ledger:
                 q = q.where(Notice.period.in_(list(periods)))
             return list(s.scalars(q.order_by(Notice.id)))
 
-    def unconfirmed(self, older_than: timedelta = timedelta(minutes=30)) -> list[Notice]:
-        """Rows left in `sending` by a crash: surfaced to the admin, not resent."""
+    def unconfirmed(self, older_than: timedelta = STUCK_AFTER, periods: Sequence[str] | None = None) -> list[Notice]:
+        """Notices that may or may not have arrived — ambiguous sends, and rows left in `sending` by a
+        crash: listed for the supervisors, never resent by themselves."""
         cutoff = utcnow() - older_than
         with self.store.Session() as s:
-            return list(s.scalars(select(Notice).where(Notice.status == SENDING, Notice.updated_at < cutoff)))
+            q = select(Notice).where(or_(Notice.status == AMBIGUOUS,
+                                         and_(Notice.status == SENDING, Notice.updated_at < cutoff)))
+            if periods:
+                q = q.where(Notice.period.in_(list(periods)))
+            return list(s.scalars(q.order_by(Notice.period, Notice.unit_id, Notice.kind, Notice.channel)))
 
     def rows(self, *, period: str | None = None, unit_id: str | None = None) -> list[Notice]:
         with self.store.Session() as s:
@@ -92,3 +139,11 @@ class Ledger:
                 q = q.where(Notice.unit_id == unit_id)
             return list(s.scalars(q.order_by(Notice.period.desc(), Notice.unit_id, Notice.kind, Notice.channel)))
 
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def kind_label(kind: str) -> str:
+    """A notice kind in Chinese ("warn:<rule>" → 预警提醒)."""
+    return KIND_LABELS.get(kind.split(":")[0], kind)

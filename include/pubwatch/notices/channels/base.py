@@ -45,16 +45,25 @@ class Message:
 
 
 class DeliveryError(Exception):
-    """A notice could not be delivered. `message` is safe to log: it never holds a secret."""
+    """A notice could not be delivered — or may have been. `message` is safe to log: it never holds
+    a secret.
 
-    def __init__(self, message: str, *, retryable: bool, code: int | str | None = None):
+    `ambiguous`: the failure came after the payload may have reached the server (the connection
+    dropped after the SMTP DATA, a robot answered after the client's timeout or with a 5xx, a later
+    part of a multi-part notice failed). Such a notice is *unconfirmed*: never resent by itself,
+    a person confirms or resends it. Otherwise `retryable` tells whether a later run may try again
+    (failures before sending: refused, DNS, TLS, rate limits) or not (rejections: bad key, 4xx)."""
+
+    def __init__(self, message: str, *, retryable: bool, code: int | str | None = None, ambiguous: bool = False):
         super().__init__(message)
         self.message = message
-        self.retryable = retryable
+        self.retryable = retryable and not ambiguous
         self.code = code
+        self.ambiguous = ambiguous
 
     def __repr__(self) -> str:
-        return f"DeliveryError({self.message!r}, retryable={self.retryable}, code={self.code!r})"
+        return (f"DeliveryError({self.message!r}, retryable={self.retryable}, code={self.code!r}, "
+                f"ambiguous={self.ambiguous})")
 
 
 class ChannelOptions(BaseModel):
@@ -157,8 +166,10 @@ class Channel:
     def _secrets(self) -> list[str]:
         return []
 
-    def _error(self, text: str, *, retryable: bool, code: int | str | None = None) -> DeliveryError:
-        return DeliveryError(f"{self.name}: {scrub(text, self._secrets())}", retryable=retryable, code=code)
+    def _error(self, text: str, *, retryable: bool, code: int | str | None = None,
+               ambiguous: bool = False) -> DeliveryError:
+        return DeliveryError(f"{self.name}: {scrub(text, self._secrets())}", retryable=retryable, code=code,
+                             ambiguous=ambiguous)
 
 
 # ----- splitting --------------------------------------------------------------------------------

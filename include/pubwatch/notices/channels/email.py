@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -136,9 +137,10 @@ class EmailChannel(Channel, kind="email"):
             raise self._error("没有收件人 (no recipients)", retryable=False)
         msg = self.build(message)
         smtp = None
+        transfer = _Transfer()
         try:
             smtp = self._connect()
-            refused = smtp.send_message(msg, from_addr=self.from_addr, to_addrs=recipients)
+            refused = self._transfer(smtp, msg, recipients, transfer)
         except smtplib.SMTPAuthenticationError as exc:
             raise self._error(f"SMTP 登录失败 authentication failed: {exc.smtp_code} {_smtp_text(exc)}",
                               retryable=False, code=exc.smtp_code) from None
@@ -156,6 +158,11 @@ class EmailChannel(Channel, kind="email"):
             raise self._error(f"TLS 证书校验失败 certificate verify failed: {exc.verify_message}",
                               retryable=False) from None
         except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts, TLS errors
+            if transfer.payload_sent:
+                # The message went out after DATA but the server's answer never came: it may well be
+                # queued. Sending again could deliver it twice, so a person decides.
+                raise self._error(f"邮件内容已发出但未收到服务器确认 (no reply after DATA) {self.host}:{self.port}: "
+                                  f"{type(exc).__name__}: {exc}", retryable=False, ambiguous=True) from None
             raise self._error(f"无法连接或连接中断 {self.host}:{self.port}: {type(exc).__name__}: {exc}",
                               retryable=True) from None
         finally:
@@ -170,6 +177,44 @@ class EmailChannel(Channel, kind="email"):
             receipt += f"; 部分收件人被拒: {bad}"
             log.warning("邮件部分收件人被拒 (some recipients refused): %s", bad)
         return receipt
+
+    def _transfer(self, smtp: smtplib.SMTP, msg: EmailMessage, recipients: list[str],
+                  transfer: "_Transfer") -> dict[str, tuple[int, bytes]]:
+        """MAIL, RCPT, DATA as smtplib.sendmail does, noting the moment the payload leaves: a failure
+        before it is a clean failure, one after it is ambiguous (the server may have queued it)."""
+        international = any(not addr.isascii() for addr in [self.from_addr, *recipients])
+        if international and not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError("服务器不支持 SMTPUTF8, 无法投递到非 ASCII 邮箱地址")
+        policy = msg.policy.clone(linesep="\r\n", utf8=international)
+        payload = msg.as_bytes(policy=policy)
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+        code, resp = smtp.mail(self.from_addr, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, resp, self.from_addr)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for rcpt in recipients:
+            code, resp = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, resp)
+        if len(refused) == len(recipients):
+            raise smtplib.SMTPRecipientsRefused(refused)
+        smtp.putcmd("data")
+        code, resp = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, resp)
+        data = re.sub(rb"(?m)^\.", b"..", payload)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        transfer.payload_sent = True          # from here on the server may have the whole message
+        smtp.send(data + b".\r\n")
+        code, resp = smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, resp)   # the server answered: a clear rejection
+        return refused
+
+
+class _Transfer:
+    payload_sent = False
 
 
 def _decode(value: Any) -> str:

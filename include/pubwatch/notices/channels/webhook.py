@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from pydantic import Field
 
 from ...secrets import install_log_redaction, is_sensitive, mask
@@ -76,6 +77,28 @@ def webhook_url(options: WebhookOptions, default_base: str, token_param: str, to
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
+def _before_sending(exc: requests.RequestException) -> bool:
+    """Whether the request surely never reached the robot: no connection was made (DNS, refused,
+    connect timeout, TLS handshake), or the request could not be prepared."""
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                        requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        seen: set[int] = set()
+        todo: list[BaseException | None] = [exc]
+        while todo:                               # urllib3's reason may sit a few causes deep
+            cur = todo.pop()
+            if cur is None or id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            if isinstance(cur, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError,
+                                urllib3.exceptions.ConnectTimeoutError)):
+                return True
+            todo.extend([cur.__cause__, cur.__context__, getattr(cur, "reason", None)])
+            todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
 class WebhookChannel(Channel):
     """Shared HTTP handling for the group robots: JSON POST, timeouts, errcode mapping."""
 
@@ -113,13 +136,18 @@ class WebhookChannel(Channel):
         try:
             resp = self._session.post(self._target(), data=body, timeout=self.timeout,
                                       headers={"Content-Type": "application/json; charset=utf-8"})
-        except requests.Timeout:
-            raise self._error(f"请求超时 ({self.timeout}s) timeout posting to {mask(self._url)}",
-                              retryable=True) from None
         except requests.RequestException as exc:
-            raise self._error(f"网络错误 network error: {type(exc).__name__}: {exc}", retryable=True) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise self._error(f"服务端错误 HTTP {resp.status_code}", retryable=True, code=resp.status_code)
+            if _before_sending(exc):
+                raise self._error(f"无法连接 (not sent): {type(exc).__name__}: {exc}", retryable=True) from None
+            # The request was written; the robot may have posted it before the answer was lost.
+            raise self._error(f"消息已发出但未收到应答 (no answer after the request was sent, "
+                              f"timeout {self.timeout}s): {type(exc).__name__}: {exc}",
+                              retryable=False, ambiguous=True) from None
+        if resp.status_code == 429:
+            raise self._error("发送过于频繁 HTTP 429", retryable=True, code=429)
+        if resp.status_code >= 500:
+            raise self._error(f"服务端错误 HTTP {resp.status_code} (消息可能已发出)", retryable=False,
+                              code=resp.status_code, ambiguous=True)
         if resp.status_code >= 400:
             raise self._error(f"请求被拒绝 HTTP {resp.status_code} (检查 webhook 地址)", retryable=False,
                               code=resp.status_code)
@@ -169,5 +197,5 @@ class WebhookChannel(Channel):
                     except DeliveryError as again:
                         exc = again
                 raise DeliveryError(f"{exc.message} (已发送 {i}/{len(payloads)} 段; 为避免重复, 不自动重发, "
-                                    f"请管理员核对后处理)", retryable=False, code=exc.code) from None
+                                    f"请管理员核对后处理)", retryable=False, code=exc.code, ambiguous=True) from None
         return len(payloads)
