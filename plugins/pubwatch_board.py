@@ -24,6 +24,7 @@ INCLUDE = Path(__file__).resolve().parents[1] / "include"
 if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
     sys.path.insert(0, str(INCLUDE))
 
+from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi import Depends, FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, Response  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
@@ -108,18 +109,23 @@ def _root(request: Request) -> str:
     return request.scope.get("root_path", "") or URL_PREFIX
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100      # periods the board answers for; anything else is a bad request
+
+
 def _weeks(weeks: int, end: str | None):
     from pubwatch import board
-    from pubwatch.periods import Period
 
-    until = None
-    if end:
-        try:
-            period = Period.parse(end)
-        except ValueError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-        until = period.end
+    until = _period(end, status_code=400).end if end else None
     return board.recent_weeks(weeks, until)
+
+
+def _choice(value: str | None, allowed, name: str) -> str | None:
+    """An optional filter value that must be one of `allowed` (400 naming the parameter otherwise)."""
+    if value in (None, ""):
+        return None
+    if value not in allowed:
+        raise HTTPException(status_code=400, detail=f"参数 {name} 的取值无效, 应为 {' / '.join(allowed)} 之一")
+    return value
 
 
 def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -137,8 +143,14 @@ def create_app() -> FastAPI:
     async def _http_error(request: Request, exc: HTTPException):
         if exc.status_code in (401, 403):   # keep Airflow's plain answer for auth failures
             return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain; charset=utf-8")
-        heading = "页面不存在" if exc.status_code == 404 else "出错了"
+        heading = {404: "页面不存在", 400: "请求参数有误"}.get(exc.status_code, "出错了")
         return _page(request, "error.j2", exc.status_code, heading=heading, message=str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameter(request: Request, exc: RequestValidationError):
+        names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        return _page(request, "error.j2", 400, heading="请求参数有误",
+                     message=f"参数 {', '.join(names) or '-'} 的取值无效 (例如 weeks 应为 1–52 的整数)")
 
     @app.exception_handler(SQLAlchemyError)
     async def _db_error(request: Request, exc: SQLAlchemyError):
@@ -151,10 +163,15 @@ def create_app() -> FastAPI:
     def matrix_page(request: Request, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52), end: str | None = None,
                     channel: str | None = None, category: str | None = None, sort: str = "streak"):
         from pubwatch import board
+        from pubwatch.registry import CATEGORIES
+        from pubwatch.types import CHANNELS
 
+        channel = _choice(channel, CHANNELS, "channel")
+        category = _choice(category, tuple(CATEGORIES), "category")
+        sort = _choice(sort, tuple(board.SORTS), "sort") or "streak"
         registry = resources.registry()
-        view = board.matrix(resources.store(), registry, _weeks(weeks, end), channel=channel or None,
-                            category=category or None, sort=sort)
+        view = board.matrix(resources.store(), registry, _weeks(weeks, end), channel=channel,
+                            category=category, sort=sort)
         return _page(request, "matrix.j2", view=view, registry_errors=len(registry.errors))
 
     @app.get("/unit/{unit_id}", response_class=HTMLResponse)
@@ -187,13 +204,19 @@ def create_app() -> FastAPI:
     return app
 
 
-def _period(key: str):
+def _period(key: str, status_code: int = 404):
+    """The period named by `key`, within the years the board answers for; else 404 (a page that
+    does not exist) or, for a query parameter, 400."""
     from pubwatch.periods import Period
 
     try:
-        return Period.parse(key)
+        period = Period.parse(key)
     except ValueError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise HTTPException(status_code=status_code, detail=str(exc)) from None
+    if not FIRST_YEAR <= period.start.year <= LAST_YEAR:
+        raise HTTPException(status_code=status_code,
+                            detail=f"周期 {period.key} 超出看板的范围 ({FIRST_YEAR}–{LAST_YEAR} 年)")
+    return period
 
 
 def _generate(period_key: str, fmt: str) -> bytes:

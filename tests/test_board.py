@@ -315,7 +315,42 @@ def test_logged_in_pages(logged_in):
     period = logged_in.get("/period/2026-W46")
     assert period.status_code == 200 and "无法核实(不作未达标处理)" in period.text
     assert logged_in.get("/period/2026-W46/download.pdf").status_code == 404
-    assert logged_in.get("/", params={"weeks": 0}).status_code == 422
+    bad = logged_in.get("/", params={"weeks": 0})
+    assert bad.status_code == 400 and "weeks" in bad.text and "请求参数有误" in bad.text
+
+
+@pytest.mark.parametrize("params", [{"end": "0001-W01"}, {"end": "9999-W52"}, {"end": "2026-W99"},
+                                    {"channel": "weibo"}, {"category": "<script>"}, {"sort": "random"},
+                                    {"weeks": "many"}, {"weeks": 10**30}])
+def test_bad_board_parameters_are_400_with_a_message(logged_in, params):
+    resp = logged_in.get("/", params=params)
+    assert resp.status_code == 400, resp.text
+    assert "请求参数有误" in resp.text and "<script>" not in resp.text
+    assert logged_in.get("/unit/jyj", params={k: v for k, v in params.items() if k in ("end", "weeks")}
+                         ).status_code in (400, 200)
+    assert logged_in.get("/period/0001-W01").status_code == 404
+
+
+def test_board_query_parameters_never_answer_500(logged_in):
+    """Whatever a person types in the address bar: 200, 400 or 404 — never an Internal Server Error."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    junk = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
+        ["2026-W47", "0001-W01", "2026-13", "2026-Q9", "1999", "portal", "wechat", "town", "score", "-1", "53"]))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=st.sampled_from(["/", "/unit/jyj", "/unit/%s", "/period/%s"]), weeks=junk, end=junk,
+           channel=junk, category=junk, sort=junk, key=st.text(min_size=1, max_size=10))
+    def probe(path, weeks, end, channel, category, sort, key):
+        from urllib.parse import quote
+
+        params = {k: v for k, v in dict(weeks=weeks, end=end, channel=channel, category=category,
+                                         sort=sort).items() if v is not None}
+        url = path % quote(key, safe="") if "%s" in path else path
+        assert logged_in.get(url, params=params).status_code in (200, 400, 404)
+
+    probe()
 
 
 def test_download_generates_the_file_on_demand(logged_in):

@@ -97,7 +97,7 @@ class Period:
                 return cls.quarter_of(date(int(m.group(1)), 3 * int(m.group(2)) - 2, 1))
             if m := _YEAR_RE.match(text):
                 return cls.year_of(date(int(m.group(1)), 1, 1))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ValueError(f"无效的周期 {key!r}: {exc} (invalid period key)") from None
         raise ValueError(f"无法识别的周期 {key!r}; 应为 2026-W47 / 2026-11 / 2026-Q4 / 2026 之一 "
                          f"(unrecognised period key)")
