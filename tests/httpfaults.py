@@ -95,7 +95,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FaultServer:
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.host = host
         self.routes: dict[str, Route] = {}
         self.log: list[LoggedRequest] = []
@@ -117,7 +117,7 @@ class FaultServer:
 
             do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _handle
 
-        self.httpd = _QuietServer((host, 0), Handler)
+        self.httpd = _QuietServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None

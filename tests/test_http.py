@@ -397,3 +397,30 @@ def test_robots_txt_is_cached_across_fetchers(srv, tmp_path):
             assert err.value.outcome is Outcome.BLOCKED
     assert len(srv.hits("/robots.txt")) == 1
     assert len(srv.hits("/list")) == 3
+
+
+def test_dns_rebinding_cannot_redirect_the_connection(monkeypatch):
+    """The name is checked once (127.0.0.1, allowed) and then resolves elsewhere (127.0.0.2, not
+    allowed): the connection goes to the address that was checked, never to the new answer."""
+    import socket
+
+    import pubwatch.http as http_mod
+
+    with FaultServer() as good:
+        with FaultServer(host="127.0.0.2", port=good.port) as evil:
+            good.route("/gzdt/", body="the checked site")
+            evil.route("/gzdt/", body="internal admin page")
+            real = socket.getaddrinfo
+            answers = {"n": 0}
+
+            def rebinding(host, *args, **kw):
+                if host == "rebind.example.gov.cn":
+                    answers["n"] += 1
+                    host = "127.0.0.1" if answers["n"] == 1 else "127.0.0.2"
+                return real(host, *args, **kw)
+
+            monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+            assert http_mod.socket.getaddrinfo is rebinding
+            with make(allow_private=("127.0.0.1",)) as f:
+                r = f.get(f"http://rebind.example.gov.cn:{good.port}/gzdt/")
+            assert r.text == "the checked site" and evil.log == [] and len(good.log) == 1

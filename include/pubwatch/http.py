@@ -430,6 +430,46 @@ def _explain_exception(exc: BaseException, timeout: float) -> tuple[str, bool]:
 # ---------------------------------------------------------------------------------------------
 # The fetcher
 # ---------------------------------------------------------------------------------------------
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    """Connects to the addresses the SSRF check approved for a host (`pins`), not to whatever the
+    name resolves to a moment later (DNS rebinding). TLS still verifies the certificate against
+    the host name: only the socket's destination is pinned."""
+
+    def __init__(self, pins: dict[str, tuple[str, ...]], **kwargs: Any):
+        self._pins = pins
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        pins = self._pins
+
+        def pinned(base: type) -> type:
+            class Pinned(base):  # type: ignore[misc, valid-type]
+                def _new_conn(self):
+                    addrs = pins.get((self.host or "").lower().rstrip("."))
+                    if not addrs:
+                        return super()._new_conn()
+                    original, last_error = self._dns_host, None
+                    try:
+                        for addr in addrs:          # the approved addresses only, in resolver order
+                            self._dns_host = addr
+                            try:
+                                return super()._new_conn()
+                            except urllib3.exceptions.NewConnectionError as exc:
+                                last_error = exc
+                        raise last_error  # type: ignore[misc]
+                    finally:
+                        self._dns_host = original
+            Pinned.__name__ = f"Pinned{base.__name__}"
+            return Pinned
+
+        http_pool = type("PinnedHTTPConnectionPool", (urllib3.HTTPConnectionPool,),
+                         {"ConnectionCls": pinned(urllib3.connection.HTTPConnection)})
+        https_pool = type("PinnedHTTPSConnectionPool", (urllib3.HTTPSConnectionPool,),
+                          {"ConnectionCls": pinned(urllib3.connection.HTTPSConnection)})
+        self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+
 class Fetcher:
     """Thread-safe; share one per crawl run. Close it when done."""
 
@@ -442,8 +482,11 @@ class Fetcher:
         self._robots_cache = Path(robots_cache) if robots_cache else None
         self._robots_cache_seconds = robots_cache_hours * 3600
         self.session = session or requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=max(4, self.settings.max_concurrency * 2),
-                                                max_retries=0)
+        # host -> the addresses _check_target approved: connections go to those, never to a fresh
+        # DNS answer (a name that resolved to a public address when checked cannot rebind to 127.0.0.1).
+        self._pins: dict[str, tuple[str, ...]] = {}
+        adapter = _PinnedAdapter(self._pins, pool_connections=16,
+                                 pool_maxsize=max(4, self.settings.max_concurrency * 2), max_retries=0)
         if session is None:
             self.session.mount("http://", adapter)
             self.session.mount("https://", adapter)
@@ -681,6 +724,7 @@ class Fetcher:
                              retryable=temporary) from None
         except UnicodeError:
             raise FetchError(Outcome.CONFIG_ERROR, f"主机名无效 (invalid host name): {url}") from None
+        approved: list[str] = []
         for info in infos:
             addr = str(info[4][0]).split("%", 1)[0]
             ip = ipaddress.ip_address(addr)
@@ -688,6 +732,11 @@ class Fetcher:
                 raise FetchError(Outcome.CONFIG_ERROR,
                                  f"目标地址 {ip} 属于内网/本机/链路本地/组播地址, 已拒绝访问 (private target refused); "
                                  f"如确属本单位内网站点, 请在 fetch.allow_private 中登记: {url}")
+            if addr not in approved:
+                approved.append(addr)
+        if approved:
+            with self._lock:
+                self._pins[host] = tuple(approved)
 
     # -- robots.txt ---------------------------------------------------------------------------
     def _robots_allow(self, url: str, counter: _Counter) -> bool:
