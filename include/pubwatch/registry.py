@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 
+from . import yamlfile
 from .types import PORTAL, WECHAT
 
 CATEGORIES = {
@@ -318,6 +318,4 @@ def parse_registry(data: Any, path: Path | None = None) -> Registry:
 
 def load_registry(path: str | Path | None = None) -> Registry:
     p = Path(path) if path else default_registry_path()
-    with open(p, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    return parse_registry(data, p)
+    return parse_registry(yamlfile.load(p), p)

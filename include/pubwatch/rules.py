@@ -31,8 +31,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Sequence
 
-import yaml
-
+from . import yamlfile
 from .periods import KINDS, Period
 from .registry import CATEGORIES, COLUMN_TYPES, SourceConfig, Unit
 from .types import (CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, PORTAL, TZ, UTC, WECHAT, AttemptFact,
@@ -200,8 +199,8 @@ def load_policies(path: str | Path | None = None) -> Policies:
     """Read policies.yaml: `path`, else $PUBWATCH_POLICIES, else include/policies.yaml."""
     p = Path(path or os.environ.get("PUBWATCH_POLICIES") or DEFAULT_POLICIES_PATH)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yamlfile.load(p)
+    except yamlfile.YamlFileError as exc:
         raise PolicyError(str(p), "-", "-", f"无法读取策略文件 (cannot read): {exc}") from None
     return Policies(data, source=str(p))
 
