@@ -367,3 +367,19 @@ def test_bidi_override_characters_in_crawled_titles_are_removed():
 
     assert _finalize("县教育局\u202e动态\u202c") == "县教育局动态"
     assert _finalize(3) == 3
+
+
+def test_only_http_links_are_rendered_on_the_unit_page(seeded):
+    """A post stored before URLs were cleaned (or by any other path) still never becomes a
+    clickable javascript:/data: link (#19, defence in depth)."""
+    from pubwatch.models import Post
+
+    store, registry, weeks = seeded
+    day = datetime.combine(weeks[-1].start, datetime.min.time(), TZ).replace(hour=10)
+    with store.Session.begin() as s:
+        for i, url in enumerate(["java\tscript:alert(1)", "data:text/html;base64,PHNjcmlwdD4="]):
+            s.add(Post(unit_id="jyj", channel="portal", url_key=f"evil{i}", url=url, source_id="jyj.portal.gzdt",
+                       title=f"恶意链接{i}", published_at=day, first_seen_at=day, last_seen_at=day))
+    html = board.render("unit.j2", root="/pubwatch", u=board.unit_page(store, registry, "jyj", weeks, today=TODAY))
+    assert "恶意链接0" in html and "恶意链接1" in html
+    assert "script:alert" not in html and 'href="data:' not in html and "base64" not in html

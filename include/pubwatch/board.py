@@ -36,6 +36,7 @@ from .registry import CATEGORIES, COLUMN_TYPES, Registry, Unit
 from .rules import streak as streak_of
 from .store import Store
 from .types import CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, STATUS_LABELS, TZ, Outcome, Status
+from .urls import http_url
 
 WEEKLY = "weekly"
 SORTS = {"streak": "按连续未达标", "score": "按得分(低→高)", "name": "按单位(登记顺序)"}
@@ -614,7 +615,7 @@ def _env():
 
     env = Environment(loader=FileSystemLoader(str(config.TEMPLATES_DIR / "board")), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_finalize)
-    env.filters.update(dt=_fmt_dt, day=_fmt_date, score=_fmt_score)
+    env.filters.update(dt=_fmt_dt, day=_fmt_date, score=_fmt_score, http_url=http_url)
     env.globals.update(STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
                        STATUS_CSS={s.value: css for s, css in STATUS_CSS.items()},
                        STATUS_ORDER=[s.value for s in STATUS_ORDER])

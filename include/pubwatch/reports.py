@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .types import STATUS_LABELS, Status
+from .urls import http_url
 
 _ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CATEGORY_ORDER = ("县直部门", "乡镇", "事业单位", "党群部门")
@@ -362,8 +363,8 @@ def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str],
             _set_value(ws.cell(row=i, column=j), value)
         ws.cell(row=i, column=status_col).fill = PatternFill("solid", fgColor=STATUS_FILLS.get(Status(r.status).value,
                                                                                          DEFAULT_FILL))
-        url = clean(r.last_post_url)
-        if url.lower().startswith(("http://", "https://")):
+        url = http_url(r.last_post_url)
+        if url:
             ws.cell(row=i, column=link_col).hyperlink = url
             ws.cell(row=i, column=link_col).font = Font(color="0563C1", underline="single")
     ws.freeze_panes = "B2"

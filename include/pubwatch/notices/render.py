@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
+
+from ..urls import http_url
 
 from ..types import CHANNEL_LABELS, STATUS_LABELS, TZ, Status, Verdict
 
@@ -70,12 +72,8 @@ def md_escape(value: Any) -> str:
 
 def safe_url(value: Any) -> str:
     """An http(s) URL with characters that could break out of markup percent-encoded, else ""."""
-    url = oneline(value)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    url = http_url(value)
+    if not url:
         return ""
     # parentheses, brackets, quotes, <>, *, backticks and spaces are encoded: none can end a link
     return quote(url, safe="/:?#&=%+,;~!$@.-_")
