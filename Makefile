@@ -8,10 +8,11 @@ export PYTHONPATH := $(CURDIR)/include
 
 .PHONY: run test test-pg test-airflow test-browser bench venv clean serve-demo db-upgrade
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' || { echo "需要 Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .    # the `pubwatch` command
 	touch $(STAMP)
 
 venv: $(STAMP)
