@@ -49,12 +49,16 @@ def test_calendar_spring_festival_week_has_no_reminder():
     assert out["week"] == "2026-W08" and out["working_days"] == [] and out["reminder_day"] is None
 
 
-@pytest.mark.parametrize("arg", ["2027-03-01", "2026-02-30", "tomorrow"])
-def test_calendar_without_data_or_bad_date_exits_2(arg):
+@pytest.mark.parametrize("arg", ["2026-02-30", "tomorrow"])
+def test_calendar_bad_date_exits_2(arg):
     r = run("calendar", arg)
     assert r.returncode == 2 and r.stdout == ""
-    assert "2027" in r.stderr if arg.startswith("2027") else "YYYY-MM-DD" in r.stderr
-    assert "Traceback" not in r.stderr
+    assert "YYYY-MM-DD" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_calendar_of_a_year_without_data_is_provisional():
+    r = run("calendar", "2027-03-01")
+    assert r.returncode == 0 and '"provisional": true' in r.stdout
 
 
 # ------------------------------------------------------------------------------------ parsers

@@ -78,3 +78,20 @@ def test_backfill_is_deterministic_in_any_order(store):
     second = run(random.Random(2).sample(weeks, len(weeks)))
     assert first == second
     assert store.counts()["evaluations"] == len(first)
+
+
+def test_the_week_across_new_year_evaluates_today_marked_provisional(store, tmp_path):
+    """2026-W53 runs into 2027, which no holiday data carries yet: it evaluates, every verdict
+    marked 暂定; once the office adds 2027.yaml the mark is gone (#17.4)."""
+    from pubwatch.workdays import WorkCalendar
+
+    seed(store)
+    w53 = Period.parse("2026-W53")
+    as_of = datetime(2027, 1, 4, 9, 0, tzinfo=TZ)
+    verdicts = evaluate_period(store, REG.units, w53, as_of=as_of, calendar=WorkCalendar(tmp_path))
+    assert verdicts and all(v.evidence.get("calendar_provisional") == [2027] for v in verdicts)
+    assert all("节假日安排暂定" in v.reason for v in verdicts)
+    (tmp_path / "2027.yaml").write_text("year: 2027\nholidays:\n  - {name: 元旦, from: 2027-01-01, to: 2027-01-03}\n",
+                                        encoding="utf-8")
+    again = evaluate_period(store, REG.units, w53, as_of=as_of, calendar=WorkCalendar(tmp_path))
+    assert not any("calendar_provisional" in v.evidence or "暂定" in v.reason for v in again)

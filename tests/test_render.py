@@ -158,6 +158,12 @@ def test_summary_lists_unconfirmed_notices_for_a_person_to_decide():
     assert "发送结果不明" not in render("summary", summary_ctx(summary_report()), strict=True).text
 
 
+def test_summary_carries_the_calendar_warning():
+    warn = "2027年节假日安排尚未录入: 暂按《全国年节及纪念日放假办法》推算(不含调休)"
+    out = render("summary", summary_ctx(summary_report(), calendar_warnings=[warn]), strict=True)
+    assert f"提示：{warn}" in out.text and "2027年节假日安排尚未录入" in out.markdown and warn in out.html
+
+
 def test_summary_without_findings_or_late_units():
     report = PeriodReport(OFFICE["name"], "2026-W47", LABEL, GENERATED,
                           [ReportRow("xz", "西镇", "乡镇", "微信公众号", "每周更新", Status.MET, 3, 1)])

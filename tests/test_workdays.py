@@ -72,14 +72,40 @@ def test_add_working_days_over_national_day(cal):
     assert cal.count_working_days(date(2026, 10, 1), deadline) == 20 and cal.is_workday(deadline)
 
 
-def test_2027_without_data_raises(cal):
+def test_2027_without_data_is_provisional_never_a_stop(cal):
+    """A year without data gets the statutory holidays of the national regulation (2024 revision),
+    weekend ones made up on the next working day, no 调休 — and says it is provisional (#17.4)."""
+    assert cal.is_workday(date(2027, 1, 4)) and not cal.has_year(2027) and cal.is_provisional(2027)
+    assert cal.has_year(2026) and not cal.is_provisional(2026)
+    off = {d: cal.holiday_name(d) for d in Period.parse("2027").dates() if cal.holiday_name(d)}
+    expected = {date(2027, 1, 1): "元旦",
+                # 除夕 Fri 5 Feb to 初三 Mon 8 Feb; Sat 6 and Sun 7 made up on Tue 9 and Wed 10
+                **{date(2027, 2, d): "春节" for d in (5, 6, 7, 8, 9, 10)},
+                date(2027, 4, 5): "清明节",
+                **{date(2027, 5, d): "劳动节" for d in (1, 2, 3, 4)},      # Sat 1, Sun 2 -> Mon 3, Tue 4
+                date(2027, 6, 9): "端午节", date(2027, 9, 15): "中秋节",
+                **{date(2027, 10, d): "国庆节" for d in (1, 2, 3, 4, 5)}}  # Sat 2, Sun 3 -> Mon 4, Tue 5
+    assert off == expected
+    assert cal.reminder_day(Period.week_of(date(2027, 2, 8))) == date(2027, 2, 12)
+    assert cal.reminder_day(Period.parse("2026-W53")) == date(2026, 12, 31)
+    assert cal.provisional_years(date(2026, 12, 28), date(2027, 1, 3)) == [2027]
+    assert "暂定" in cal.source_of(2027)
+    strict = WorkCalendar(provisional=False)
     with pytest.raises(CalendarDataMissing) as info:
-        cal.is_workday(date(2027, 1, 4))
+        strict.is_workday(date(2027, 1, 4))
     msg = str(info.value)
     assert "2027.yaml" in msg and "缺少 2027 年" in msg and "No holiday data for 2027" in msg
-    assert not cal.has_year(2027) and cal.has_year(2026)
-    with pytest.raises(CalendarDataMissing):
-        cal.reminder_day(Period.week_of(date(2027, 3, 3)))
+
+
+def test_warning_from_november_until_next_years_data_arrives(tmp_path):
+    cal = WorkCalendar(tmp_path)
+    assert cal.coverage_warnings(date(2026, 10, 31)) == []
+    [warning] = cal.coverage_warnings(date(2026, 11, 1))
+    assert "2027年节假日安排尚未录入" in warning and "暂定" in warning and str(tmp_path / "2027.yaml") in warning
+    (tmp_path / "2027.yaml").write_text("year: 2027\nholidays:\n  - {name: 元旦, date: 2027-01-01}\n",
+                                        encoding="utf-8")
+    fresh = WorkCalendar(tmp_path)
+    assert fresh.coverage_warnings(date(2026, 12, 5)) == [] and not fresh.is_provisional(2027)
 
 
 def _install_sample(directory: Path, year: int = 2026) -> Path:
@@ -107,8 +133,7 @@ def test_data_file_for_new_year_via_env(tmp_path, monkeypatch):
     assert cal.is_workday(date(2027, 1, 4)) and cal.is_workday(date(2027, 1, 9))
     assert not cal.is_workday(date(2027, 1, 10))
     assert cal.is_workday(date(2026, 2, 14))                # 2026 still from the library
-    with pytest.raises(CalendarDataMissing):
-        cal.is_workday(date(2028, 1, 3))
+    assert not cal.is_provisional(2027) and cal.is_provisional(2028)   # the file replaced the guess
 
 
 @pytest.mark.parametrize("body,needle", [
@@ -137,12 +162,15 @@ def test_cli_calendar(capsys, monkeypatch):
     out = json.loads(capsys.readouterr().out)
     assert out == {"week": "2026-W40", "start": "2026-09-28", "end": "2026-10-04",
                    "working_days": ["2026-09-28", "2026-09-29", "2026-09-30"],
-                   "reminder_day": "2026-09-30"}
+                   "reminder_day": "2026-09-30", "provisional": False, "sources": ["chinesecalendar 1.11.0"]}
+    assert cli_calendar(["2026-12-31"]) == 0                  # the week of 2026-12-28 works today (#17.4)
+    w53 = json.loads(capsys.readouterr().out)
+    assert w53["week"] == "2026-W53" and w53["provisional"] is True and w53["reminder_day"] == "2026-12-31"
     assert cli_calendar(["2026-02-18"]) == 0
     assert json.loads(capsys.readouterr().out)["reminder_day"] is None
 
 
-@pytest.mark.parametrize("argv,needle", [(["2027-03-03"], "2027.yaml"), (["2026-02-30"], "YYYY-MM-DD"),
+@pytest.mark.parametrize("argv,needle", [(["2026-02-30"], "YYYY-MM-DD"),
                                           (["x"], "YYYY-MM-DD"), ([], "usage")])
 def test_cli_calendar_errors(capsys, monkeypatch, argv, needle):
     monkeypatch.delenv("PUBWATCH_HOLIDAYS_DIR", raising=False)

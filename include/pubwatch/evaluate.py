@@ -89,7 +89,21 @@ def evaluate_shard(store: Store, units: Sequence[Unit], period: Period, *, as_of
     for unit in units:
         verdicts.extend(rules.evaluate_unit(unit, period, posts.get(unit.id, []), attempts.get(unit.id, []),
                                             as_of=as_of, policies=policies, calendar=calendar))
+    mark_provisional(verdicts, period, calendar)
     return verdicts, verdict_rows(verdicts)
+
+
+def mark_provisional(verdicts: Sequence[Verdict], period: Period, calendar: WorkCalendar) -> None:
+    """A period that only the provisional calendar covers (a year without holiday data): every
+    verdict says so (evidence `calendar_provisional`, 「节假日安排暂定」 in the reason)."""
+    years = calendar.provisional_years(period.start, period.end)
+    if not years:
+        return
+    note = f"节假日安排暂定({'、'.join(str(y) for y in years)}年放假安排尚未录入)"
+    for v in verdicts:
+        v.evidence["calendar_provisional"] = years
+        if note not in v.reason:
+            v.reason = f"{v.reason}; {note}" if v.reason else note
 
 
 def worker_count(units: int, store: Store, workers: int | None = None) -> int:

@@ -66,8 +66,12 @@ def prepare(rt: Runtime, only: Sequence[str] | None = None) -> dict[str, Any]:
     rt.store.sync_units(reg.units)
     units = reg.select(list(only) if only else None)
     unknown = sorted(set(only or []) - {u.id for u in units} - {u.name for u in units})
+    calendar_warnings = rt.calendar.coverage_warnings(datetime.now(TZ).date())
+    for warning in calendar_warnings:
+        log.warning("日历: %s", warning)
     return {"units": [{"unit_id": u.id, "unit_name": u.name} for u in units],
-            "registry_errors": [str(e) for e in reg.errors], "unknown_selection": unknown}
+            "registry_errors": [str(e) for e in reg.errors], "unknown_selection": unknown,
+            "calendar_warnings": calendar_warnings}
 
 
 # ------------------------------------------------------------------------------------ crawl
@@ -246,7 +250,8 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
                  "counts": report.counts, "late_by_category": report.late_by_category,
                  "unknown_rows": report.unknown_rows, "findings": report.findings,
-                 "unconfirmed": unconfirmed_notices(rt)}))
+                 "unconfirmed": unconfirmed_notices(rt),
+                 "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())}))
     weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
                      run_id=run_id).as_dict()
     return {k: result[k] + weekly[k] for k in result}

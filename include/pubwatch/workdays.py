@@ -4,8 +4,15 @@ Data comes from two places, per year:
 1. a data file `<year>.yaml` in the holidays directory (include/pubwatch/data/holidays/, or
    $PUBWATCH_HOLIDAYS_DIR) — the office adds next year's schedule there each November, when the
    State Council publishes it; a file wins over the library for its year;
-2. the `chinesecalendar` package (1.11.0 covers 2004–2026).
-A year found in neither raises `CalendarDataMissing`: the calendar never guesses.
+2. the `chinesecalendar` package (1.11.0 covers 2004–2026);
+3. for a year neither carries, a **provisional** calendar (暂定): weekends plus the statutory
+   holidays of the national 《全国年节及纪念日放假办法》 (2024 revision: 元旦 1 day, 春节 4 days from
+   除夕, 清明 1, 劳动节 2, 端午 1, 中秋 1, 国庆 3; a statutory day on a weekend is made up on the
+   next working day), lunar dates from `lunardate`, 清明 from chinesecalendar's solar terms. It
+   knows no 调休 make-up workdays, so every verdict that depends on it is marked 暂定, and from
+   1 November of the year before `coverage_warnings` asks the office for the data file — which
+   replaces the provisional year as soon as it is there. `WorkCalendar(provisional=False)` turns
+   it off (then a year without data raises `CalendarDataMissing`).
 
 Data file format (see data/holidays/README.md and example-year.yaml.sample):
 
@@ -71,6 +78,7 @@ class _Year:
     holidays: dict[date, str]
     makeup: dict[date, str]
     source: str
+    provisional: bool = False
 
 
 def _parse_day(raw: Any, where: str) -> date:
@@ -159,13 +167,45 @@ def _library_year(year: int) -> _Year | None:
     return _build_year(year, holidays, makeup, f"chinesecalendar {getattr(cc, '__version__', '')}".strip())
 
 
+# 《全国年节及纪念日放假办法》(2024 revision, in force from 2025): the statutory days off.
+STATUTORY_RULE = "全国年节及纪念日放假办法"
+PROVISIONAL_NOTE = "暂定"
+
+
+def _provisional_year(year: int) -> _Year:
+    """Weekends plus the statutory holidays of the national regulation, for a year without data."""
+    import chinese_calendar as cc
+    from lunardate import LunarDate
+
+    statutory: list[tuple[date, str]] = [(date(year, 1, 1), "元旦")]
+    spring = LunarDate(year, 1, 1).to_solar_date()
+    statutory += [(spring + timedelta(days=i), "春节") for i in range(-1, 3)]        # 除夕 to 初三
+    terms = cc.get_solar_terms(date(year, 4, 3), date(year, 4, 6))
+    qingming = next((d for d, name in terms if name == "清明"), date(year, 4, 5))
+    statutory += [(qingming, "清明节"), (date(year, 5, 1), "劳动节"), (date(year, 5, 2), "劳动节"),
+                  (LunarDate(year, 5, 5).to_solar_date(), "端午节"),
+                  (LunarDate(year, 8, 15).to_solar_date(), "中秋节")]
+    statutory += [(date(year, 10, i), "国庆节") for i in (1, 2, 3)]
+    holidays = {d: name for d, name in statutory}
+    for d, name in sorted(statutory):           # 适逢周六、周日, 应当在工作日补假
+        if d.weekday() >= 5:
+            make_up = d + timedelta(days=1)
+            while make_up.weekday() >= 5 or make_up in holidays:
+                make_up += timedelta(days=1)
+            holidays[make_up] = name
+    built = _build_year(year, holidays, {}, f"{PROVISIONAL_NOTE}: 按《{STATUTORY_RULE}》推算, 未含调休")
+    return _Year(built.year, built.workdays, built.holidays, built.makeup, built.source, provisional=True)
+
+
 class WorkCalendar:
     """Working days in mainland China. Years load lazily and are cached."""
 
-    def __init__(self, holidays_dir: str | Path | None = None, *, use_library: bool = True):
+    def __init__(self, holidays_dir: str | Path | None = None, *, use_library: bool = True,
+                 provisional: bool = True):
         env = os.environ.get("PUBWATCH_HOLIDAYS_DIR")
         self.holidays_dir = Path(holidays_dir or env or DEFAULT_HOLIDAYS_DIR)
         self.use_library = use_library
+        self.provisional = provisional
         self._years: dict[int, _Year] = {}
         self._ranges: dict[tuple[date, date], tuple[date, ...]] = {}
 
@@ -178,17 +218,42 @@ class WorkCalendar:
         loaded = load_year_file(path) if path.is_file() else None
         if loaded is None and self.use_library:
             loaded = _library_year(year)
+        if loaded is None and self.provisional and 2000 <= year <= 2099:
+            loaded = _provisional_year(year)
         if loaded is None:
             raise CalendarDataMissing(year, self.holidays_dir)
         self._years[year] = loaded
         return loaded
 
     def has_year(self, year: int) -> bool:
+        """Whether real data (a data file or the library) carries `year` — not a provisional guess."""
         try:
-            self._year(year)
+            return not self._year(year).provisional
         except CalendarDataMissing:
             return False
-        return True
+
+    def is_provisional(self, year: int) -> bool:
+        """Whether `year` is the provisional calendar (no data file, not in the library)."""
+        try:
+            return self._year(year).provisional
+        except CalendarDataMissing:
+            return False
+
+    def provisional_years(self, start: date, end: date) -> list[int]:
+        """The years of [start, end] that only the provisional calendar covers."""
+        return [y for y in range(start.year, end.year + 1) if self.is_provisional(y)]
+
+    def coverage_warnings(self, today: date) -> list[str]:
+        """What the office should do about the calendar: this year without data, or — from
+        1 November on — next year's schedule not yet entered (Chinese, one line each)."""
+        years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+        out = []
+        for year in years:
+            if not self.has_year(year):
+                out.append(f"{year}年节假日安排尚未录入: 暂按《{STATUTORY_RULE}》推算(不含调休), 相关结果标注"
+                           f"「{PROVISIONAL_NOTE}」; 国务院办公厅发布{year}年放假安排后, 请添加数据文件 "
+                           f"{self.holidays_dir / f'{year}.yaml'}")
+        return out
 
     def source_of(self, year: int) -> str:
         return self._year(year).source
@@ -257,6 +322,8 @@ class WorkCalendar:
             "end": week.end.isoformat(),
             "working_days": [x.isoformat() for x in self.working_days(week.start, week.end)],
             "reminder_day": reminder.isoformat() if reminder else None,
+            "provisional": bool(self.provisional_years(week.start, week.end)),
+            "sources": sorted({self.source_of(y) for y in range(week.start.year, week.end.year + 1)}),
         }
 
 
