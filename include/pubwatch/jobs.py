@@ -81,11 +81,25 @@ def crawl(rt: Runtime, unit_id: str, *, run_id: str | None = None, now: datetime
     try:
         result = crawl_unit(rt.store, unit, fetcher=fetcher, now=now, run_id=run_id,
                             get_secret=get_secret or env_secret,
-                            evidence_settings=EvidenceSettings.from_registry(rt.registry))
+                            evidence_settings=EvidenceSettings.from_registry(rt.registry),
+                            first_read_weeks=first_read_weeks(rt))
     finally:
         if own:
             fetcher.close()
     return result.to_dict()
+
+
+def first_read_weeks(rt: Runtime) -> int:
+    """`crawl: {first_read_weeks: N}` in units.yaml (default 5): how many weeks a source's first read
+    pages back (capped by each column's max_pages)."""
+    from .crawl import DEFAULT_FIRST_READ_WEEKS
+
+    raw = (rt.registry.settings.get("crawl") or {}).get("first_read_weeks", DEFAULT_FIRST_READ_WEEKS)
+    try:
+        return max(0, int(raw))
+    except (TypeError, ValueError):
+        log.error("crawl.first_read_weeks 应为周数: %r; 使用默认值 %d", raw, DEFAULT_FIRST_READ_WEEKS)
+        return DEFAULT_FIRST_READ_WEEKS
 
 
 def env_secret(conn_id: str) -> dict[str, Any]:

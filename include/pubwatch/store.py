@@ -314,11 +314,17 @@ class Store:
                     if result.outcome is Outcome.OK:
                         row.last_ok_items = len(result.items)
                     state = {**(row.state or {}), **(result.state or {})}
+                    if result.outcome is Outcome.OK and result.items:
+                        state.pop("empty", None)       # a list with entries ends an empty streak
                     if covered_from is None:
                         state.pop("covered_from", None)
                     else:
                         state["covered_from"] = "all" if covered_from == COVERS_ALL else covered_from.isoformat()
                     row.state = state
+                elif result.outcome is Outcome.SUSPECT_EMPTY and result.state:
+                    # An unconfirmed empty read keeps only its streak (sources.base.settle_empty): never
+                    # validators, never coverage.
+                    row.state = {**(row.state or {}), **{k: v for k, v in result.state.items() if k == "empty"}}
 
     def upsert_posts(self, source: SourceConfig, items: Sequence[ListItem], *, seen_at: datetime,
                      attempt_id: int | None) -> int:
