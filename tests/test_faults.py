@@ -227,6 +227,7 @@ class Week:
             bad["portal"]["columns"][0].update(self.bad_options)
         else:
             bad = unit_entry("bad", feed=bad_url or self.srv.url("/bad.xml"))
+            bad["wechat"]["sources"][0].update(self.bad_options)
         return registry([unit_entry("good", portal=self.srv.url("/good/")),
                          unit_entry("quiet", portal=self.srv.url("/quiet/")), bad])
 

@@ -187,6 +187,16 @@ def evaluate(rt: Runtime, period_key: str, *, as_of: datetime | None = None,
     return evaluate_period(rt.store, units, period, as_of=as_of, policies=rt.policies, calendar=rt.calendar)
 
 
+def evaluate_as_known(rt: Runtime, period_key: str, as_of: datetime,
+                      unit_ids: Sequence[str] | None = None) -> list[Verdict]:
+    """`period` as the store knew it at `as_of` (posts first seen and crawls started by then); read-only."""
+    from .evaluate import evaluate_known
+
+    units = rt.registry.select(list(unit_ids) if unit_ids else None)
+    return evaluate_known(rt.store, units, Period.parse(period_key), as_of=plain_datetime(as_of),
+                          policies=rt.policies, calendar=rt.calendar)
+
+
 def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:
     counts = {s.value: 0 for s in Status}
     for v in verdicts:
