@@ -544,3 +544,25 @@ def test_cli_evaluate_as_of_answers_what_we_knew_then(sqlite_url, srv, tmp_path)
     bad = _cli("evaluate", "--period", "2026-W47", "--as-of", "last friday", env=env)
     assert bad.returncode == 2 and "--as-of" in bad.stderr and "Traceback" not in bad.stderr
     week.store.close()
+
+
+def test_board_and_summary_show_the_admin_why(store, srv):
+    """The compliance board's unit page lists the read with its Chinese outcome and message, and the
+    week's summary lists the unit as 无法核实 (never among the late units) with the reason."""
+    from pubwatch import board
+
+    week = Week(store, srv)
+    srv.route("/bad/", **trs(OLD_POSTS))
+    week.wednesday()
+    srv.route("/bad/", **trs([]))
+    week.monday()
+    week.judge()
+    reg = week.reg()
+    page = board.unit_page(store, reg, "bad", [W47, W48], today=date(2026, 11, 23))
+    shown = [a for a in page.attempts if a.outcome == SUSPECT]
+    assert shown and not shown[0].ok and shown[0].outcome_label == "空列表或异常页(未证实)"
+    assert "暂无信息" in shown[0].message
+    assert [s.last_outcome for s in page.sources] == ["空列表或异常页(未证实)"]
+    summary = board.period_summary(store, reg, W47, today=date(2026, 11, 23))
+    assert "bad" not in {line.unit_id for lines in summary.late_by_category.values() for line in lines}
+    assert any(line.unit_id == "bad" and "空列表或异常页(未证实)" in line.reason for line in summary.unverified)
