@@ -566,3 +566,18 @@ def test_board_and_summary_show_the_admin_why(store, srv):
     summary = board.period_summary(store, reg, W47, today=date(2026, 11, 23))
     assert "bad" not in {line.unit_id for lines in summary.late_by_category.values() for line in lines}
     assert any(line.unit_id == "bad" and "空列表或异常页(未证实)" in line.reason for line in summary.unverified)
+
+
+@pytest.mark.parametrize("moved_to,ok", [("https://www.example.gov.cn/xxgk/gzdt/", True),
+                                          (["https://a.gov.cn/x/", "https://b.gov.cn/y/"], True),
+                                          ("ftp://x.gov.cn/", False), ([], False), (42, False)])
+def test_registry_checks_moved_to(moved_to, ok):
+    from pubwatch.registry import parse_registry
+
+    entry = unit_entry("jyj", portal="https://www.example.gov.cn/jyj/gzdt/")
+    entry["portal"]["columns"][0]["moved_to"] = moved_to
+    reg = parse_registry({"units": [entry]})
+    if ok:
+        assert not reg.errors and isinstance(reg.units[0].sources[0].options["moved_to"], list)
+    else:
+        assert [e.field for e in reg.errors] == ["portal.columns[0].moved_to"]
