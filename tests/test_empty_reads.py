@@ -34,7 +34,7 @@ from pubwatch.sources.listparse import parse_list
 from pubwatch.store import MIGRATIONS_DIR, Store, upgrade
 from pubwatch.types import OUTCOME_LABELS, TZ, Outcome, Status
 from test_faults import (HEAL, MON, NEW_POST, OLD_POSTS, WED, Week, attempts, crawl_all, list_page, post_urls,
-                         registry, rss, unit_entry)
+                         registry, unit_entry)
 from test_portal_source import serve_column
 
 ROOT = Path(__file__).resolve().parents[1]

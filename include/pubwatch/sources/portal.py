@@ -64,7 +64,7 @@ class PortalColumn(Source):
 
     # -- the steps ----------------------------------------------------------------------------
     def _fetch(self, ctx: CrawlContext) -> SourceResult:
-        cfg, opts = self.config, self.config.options
+        cfg = self.config
         validators = (ctx.state.get("validators") or {}).get(cfg.url) or {}
         try:
             first = self._get(ctx, cfg.url, etag=validators.get("etag"),
