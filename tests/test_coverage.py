@@ -24,14 +24,20 @@ def test_coverage_rules():
     assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=20), T) == T - timedelta(days=9)
     assert coverage(ok, {"covered_from": "all"}, T - timedelta(days=2), T) == COVERS_ALL
     assert coverage(SourceResult(Outcome.NOT_MODIFIED), {"covered_from": "all"}, T, T) == COVERS_ALL
-    assert coverage(SourceResult(Outcome.OK, []), {}, None, T) == COVERS_ALL       # an empty column
+    # An empty list proves only what its source confirmed (two empty reads a day apart, #15) —
+    # never the column's whole history.
+    assert coverage(SourceResult(Outcome.OK, []), {}, None, T) == T
+    assert coverage(SourceResult(Outcome.OK, [], covered_from=T - timedelta(days=3)), {}, None, T) \
+        == T - timedelta(days=3)
+    assert coverage(SourceResult(Outcome.SUSPECT_EMPTY, []), {"covered_from": "all"}, T, T) is None
     undated = SourceResult(Outcome.OK, [ListItem("t", "https://x.gov.cn/a.html", None)])
     assert coverage(undated, {}, None, T) == T
 
 
 def test_a_week_the_crawl_never_reached_is_unknown_not_missed(demo_runtime):
-    # hbj posts six times a week: the first crawl read back ~3 weeks, so W43 was never seen.
-    verdicts = jobs.evaluate(demo_runtime, "2026-W43", as_of=TEST_AS_OF, unit_ids=["hbj", "czj"])
+    # hbj posts six times a week: its first crawl paged back over the 5 weeks the office evaluates
+    # (to 2026-10-12; the 4th page reaches 10-06), so W40 was never seen.
+    verdicts = jobs.evaluate(demo_runtime, "2026-W40", as_of=TEST_AS_OF, unit_ids=["hbj", "czj"])
     hbj = next(v for v in verdicts if v.unit_id == "hbj" and v.channel == "portal" and v.rule == "weekly")
     assert hbj.status is Status.UNKNOWN and "回溯" in hbj.reason
     # czj's page 1 reaches back into September: its empty weeks are proven, and missed

@@ -212,6 +212,7 @@ class Week:
 
     def __init__(self, store: Store, srv: FaultServer, *, channel: str = "portal"):
         self.store, self.srv, self.channel = store, srv, channel
+        self.bad_options: dict = {}          # registry options of bad's portal column (e.g. moved_to)
         srv.route("/good/", body=list_page([NEW_POST] + OLD_POSTS))
         srv.route("/quiet/", body=list_page(OLD_POSTS))
         if channel == "portal":
@@ -223,8 +224,10 @@ class Week:
     def reg(self, bad_url: str | None = None) -> Registry:
         if self.channel == "portal":
             bad = unit_entry("bad", portal=bad_url or self.srv.url("/bad/"))
+            bad["portal"]["columns"][0].update(self.bad_options)
         else:
             bad = unit_entry("bad", feed=bad_url or self.srv.url("/bad.xml"))
+            bad["wechat"]["sources"][0].update(self.bad_options)
         return registry([unit_entry("good", portal=self.srv.url("/good/")),
                          unit_entry("quiet", portal=self.srv.url("/quiet/")), bad])
 
@@ -334,11 +337,14 @@ def test_transient_503_with_retry_after_recovers_within_the_run(store, srv):
 
 
 def _moved_domain(week: Week) -> dict:
-    """Wednesday on 127.0.0.1; Monday the column answers 301 to `localhost` (another server)."""
+    """Wednesday on 127.0.0.1; Monday the column answers 301 to `localhost` (another server), and the
+    registry names that address as the column's new one (`moved_to`: a redirect to another path is
+    otherwise a failed read, #15 — see tests/test_empty_reads.py)."""
     week.wednesday()
     with FaultServer() as other:
         other.route("/new/gzdt/", body=list_page([NEW_POST] + OLD_POSTS))
         week.srv.route("/bad/", Reply(status=301, redirect=f"http://localhost:{other.port}/new/gzdt/"))
+        week.bad_options = {"moved_to": f"http://localhost:{other.port}/new/gzdt/"}
         src = week.monday()
         assert len(other.hits("/new/gzdt/")) == 1
     return src

@@ -107,7 +107,8 @@ def test_registered_and_first_crawl_reads_items_and_keeps_validators(srv):
     assert len(res.items) == 6 and res.pages == 1 and res.requests == 1
     first = res.items[0]
     assert first.url == srv.url("/jyj/gzdt/202611/t20261119_0.html") and first.published.date() == date(2026, 11, 19)
-    assert res.state == {"validators": {url: {"etag": '"abc"', "last_modified": None}}}
+    assert res.state == {"validators": {url: {"etag": '"abc"', "last_modified": None}},
+                         "list_container": "html:div.list-right>ul.list"}
 
 
 def test_steady_state_recrawl_is_one_request_not_modified(srv):
@@ -188,14 +189,16 @@ def test_page_that_is_not_a_list_is_parse_failed(srv):
     assert res.outcome is Outcome.PARSE_FAILED and "改版" in res.message and res.items == []
 
 
-def test_empty_shell_is_parse_failed_but_a_column_saying_empty_is_ok(srv):
+def test_empty_shell_is_parse_failed_and_a_column_saying_empty_is_unproven(srv):
     srv.route("/shell/", body=trs_page([], 0, 1))             # the list area is simply gone
     srv.route("/none/", body=trs_page([], 0, 1).replace('<ul class="list">', '<ul class="list"><li>暂无信息</li>'))
     with fetcher() as f:
         shell = column(srv.url("/shell/"), allow_empty=True).fetch(ctx(f, previous_items=12))
         none = column(srv.url("/none/")).fetch(ctx(f, previous_items=12))
     assert shell.outcome is Outcome.PARSE_FAILED and "改版" in shell.message
-    assert none.outcome is Outcome.OK and none.items == [] and none.state["validators"]
+    # #15: "暂无信息" where 12 items were listed is not "no posts" (it used to be OK, covering all history).
+    assert none.outcome is Outcome.SUSPECT_EMPTY and none.items == [] and "此前有12条" in none.message
+    assert "validators" not in none.state and none.covered_from is None
 
 
 def test_never_raises_even_with_a_broken_fetcher():

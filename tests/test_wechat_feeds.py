@@ -5,7 +5,7 @@ import json
 import resource
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -180,7 +180,11 @@ def test_empty_feed_where_items_used_to_be(server, fetcher):
     body = render_feed("rsshub", "某某县", [], NOW)
     server.route("/empty.xml", body=body, headers=RSS)
     src = rss_source(server.url("/empty.xml"))
-    assert src.fetch(ctx(fetcher)).outcome is Outcome.OK                     # a brand-new account
+    # A brand-new account (or a bridge just set up): unproven until empty again a day later (#15).
+    first = src.fetch(ctx(fetcher))
+    assert first.outcome is Outcome.SUSPECT_EMPTY and "订阅源为空" in first.message
+    again = src.fetch(ctx(fetcher, now=NOW + timedelta(days=1), state=first.state, previous_items=0))
+    assert again.outcome is Outcome.OK and again.covered_from == NOW
     res = src.fetch(ctx(fetcher, previous_items=12))
     assert res.outcome is Outcome.PARSE_FAILED and "上次有12条" in res.message
 

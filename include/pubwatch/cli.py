@@ -77,8 +77,11 @@ def _cmd_evaluate(args) -> int:
     from .types import CHANNEL_LABELS, STATUS_LABELS
 
     period = Period.parse(args.period)  # a bad period fails (exit 2) before the DB is migrated or touched
+    as_of = _as_of(args.as_of) if args.as_of else None
     rt = Runtime(args.db_url, args.registry)
     prepare(rt, args.units)
+    if as_of is not None:
+        return _print_as_known(rt, args, as_of)
     if period.kind in ("quarter", "year"):
         # A quarter / year is judged through its weeks and months: recompute them all from the store.
         from .ranking import periods_within
@@ -102,6 +105,39 @@ def _cmd_evaluate(args) -> int:
 
         print()
         _print_ranking(ranking(rt, period.key), "得分与分类排名 (含期内各周、各月结果)")
+    return 0
+
+
+def _as_of(text: str) -> datetime:
+    from .types import TZ
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--as-of 应为 ISO 时间, 如 2026-11-20T09:00+08:00: {text}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=TZ)   # naive: Beijing time
+
+
+def _print_as_known(rt, args, as_of: datetime) -> int:
+    """`evaluate --as-of`: the period as the stored data stood at that moment; nothing is saved."""
+    from .jobs import evaluate_as_known
+    from .types import CHANNEL_LABELS, STATUS_LABELS, TZ
+
+    verdicts = evaluate_as_known(rt, args.period, as_of, unit_ids=args.units)
+    stamp = as_of.astimezone(TZ).isoformat()
+    if args.json:
+        for v in verdicts:
+            print(json.dumps({"unit": v.unit_id, "channel": v.channel, "period": v.period, "rule": v.rule,
+                              "status": v.status.value, "status_label": STATUS_LABELS[v.status],
+                              "count": v.count, "required": v.required, "reason": v.reason, "as_of": stamp},
+                             ensure_ascii=False))
+        return 0
+    names = {u.id: u.name for u in rt.registry.units}
+    print(f"截至 {as_of.astimezone(TZ):%Y-%m-%d %H:%M} 已掌握的数据 (重新核算, 不改动已保存的结果)")
+    print(f"{'单位':<14}{'渠道':<8}{'规则':<18}{'状态':<8}{'数量':>6}  说明")
+    for v in verdicts:
+        print(f"{names.get(v.unit_id, v.unit_id):<14}{CHANNEL_LABELS.get(v.channel, v.channel):<8}"
+              f"{v.rule:<18}{STATUS_LABELS[v.status]:<8}{v.count:>3}/{v.required:<3} {v.reason}")
     return 0
 
 
@@ -177,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--period", required=True)
     ev.add_argument("--units", nargs="*")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--as-of", dest="as_of",
+                    help="ISO time (naive = Beijing time): the period as the stored data stood then — posts "
+                         "first seen and crawls started by that moment; prints only, saves nothing")
     ev.set_defaults(func=_cmd_evaluate)
     rp = sub.add_parser("report", help="write the period's circular (.docx) or full table (.xlsx)")
     rp.add_argument("--period", required=True)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
+from .periods import Period
 from .registry import Unit
 from .sources import CrawlContext, make_source
 from .store import Store
-from .types import CHANNEL_LABELS, COVERS_ALL, OUTCOME_LABELS, Outcome, SourceResult
+from .types import CHANNEL_LABELS, COVERS_ALL, OUTCOME_LABELS, TZ, Outcome, SourceResult
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,10 @@ def coverage(result: SourceResult, state: dict[str, Any], last_ok_at: datetime |
 
     A list read only down to its oldest item proves nothing about earlier weeks — unless the previous
     successful attempt already covered them and this listing reaches back to that attempt (then the
-    two chain). An empty column covers everything; a 304 keeps the previous coverage. Without any
-    dated item nothing earlier than this attempt is proven."""
+    two chain). A 304 keeps the previous coverage. Without any dated item nothing earlier than this
+    attempt is proven. An empty list proves only what its source confirmed (`result.covered_from`:
+    the first of the empty reads a day apart, see sources.base.settle_empty) — never the column's
+    whole history: a page that says 暂无信息 once says nothing about the weeks before it."""
     previous = state.get("covered_from")
     prev_from: datetime | None = None                  # None: no previous coverage known
     if previous == "all":
@@ -80,7 +83,7 @@ def coverage(result: SourceResult, state: dict[str, Any], last_ok_at: datetime |
     if not result.outcome.verified:
         return None
     if not result.items:
-        return COVERS_ALL                               # an empty column: nothing anywhere
+        return result.covered_from if result.covered_from is not None else started
     dated = [i.published for i in result.items if i.published is not None and not i.pinned]
     if not dated:
         return started
@@ -90,23 +93,37 @@ def coverage(result: SourceResult, state: dict[str, Any], last_ok_at: datetime |
     return oldest
 
 
+DEFAULT_SINCE_DAYS = 21          # a routine read pages back this far (known URLs usually stop it sooner)
+DEFAULT_FIRST_READ_WEEKS = 5     # a source without proven coverage is read back over this many weeks
+
+
+def first_read_since(now: datetime, weeks: int) -> date:
+    """Monday of the week `weeks` weeks before the current one (Asia/Shanghai): a first read pages
+    back until its listing covers the weeks the office evaluates (capped by max_pages), so a new
+    deployment — or a column whose coverage was lost — can judge last month at once."""
+    return Period.week_of(now.astimezone(TZ)).start - timedelta(weeks=weeks)
+
+
 def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None = None,
                since: date | None = None, run_id: str | None = None,
                get_secret: Callable[[str], dict[str, Any]] | None = None,
-               evidence_settings: Any = None) -> UnitCrawl:
+               evidence_settings: Any = None, first_read_weeks: int = DEFAULT_FIRST_READ_WEEKS) -> UnitCrawl:
     """Fetch every source of `unit` once; upsert posts; record one attempt per source.
 
     `now` simulates the clock (demo and tests): attempts and first-seen times are stamped with it.
-    In production it is None and the real time is used."""
+    In production it is None and the real time is used. A source read for the first time (no proven
+    coverage yet) pages back to `first_read_since` instead of `since`."""
     simulated = now is not None
     now = now or datetime.now(timezone.utc)
-    since = since or (now - timedelta(days=21)).date()
+    since = since or (now - timedelta(days=DEFAULT_SINCE_DAYS)).date()
+    deep = first_read_since(now, first_read_weeks) if first_read_weeks > 0 else since
     report = UnitCrawl(unit.id, unit.name)
     for cfg in unit.sources:
         memory = store.source_memory(cfg)
         started = now if simulated else datetime.now(timezone.utc)
         attempt_id = store.start_attempt(cfg, started_at=started, run_id=run_id)
-        ctx = CrawlContext(fetcher=fetcher, now=now, since=since, known_urls=memory.known_urls,
+        src_since = since if memory.state.get("covered_from") else min(since, deep)
+        ctx = CrawlContext(fetcher=fetcher, now=now, since=src_since, known_urls=memory.known_urls,
                            state=memory.state, previous_items=memory.previous_items, get_secret=get_secret)
         try:
             result = make_source(cfg).fetch(ctx)

@@ -106,6 +106,31 @@ def mark_provisional(verdicts: Sequence[Verdict], period: Period, calendar: Work
             v.reason = f"{v.reason}; {note}" if v.reason else note
 
 
+def evaluate_known(store: Store, units: Sequence[Unit], period: Period, *, as_of: datetime,
+                   policies: "rules.Policies | None" = None,
+                   calendar: WorkCalendar | None = None) -> list[Verdict]:
+    """The verdicts of `period` from what the store knew at `as_of` ("what did we know on Friday?"):
+    only posts first seen by then and crawls started before then. Read-only: nothing is saved, so a
+    look at the past never replaces a verdict evaluated with later knowledge. The posts of the whole
+    look-back come in full (the history tail of `rule_post_facts` is cut at the latest post, which
+    may have been seen only after `as_of`)."""
+    policies = policies or rules.load_policies()
+    calendar = calendar or WorkCalendar()
+    units = list(units)
+    ids = [u.id for u in units]
+    p_from, p_to = rules.post_window(period, policies, units)
+    a_from, a_to = rules.attempt_window(period, as_of, policies)
+    posts = store.post_facts(ids, p_from, p_to)
+    attempts = store.attempt_facts(ids, a_from, a_to)
+    verdicts: list[Verdict] = []
+    for unit in units:
+        known = [p for p in posts.get(unit.id, []) if p.first_seen <= as_of]
+        verdicts.extend(rules.evaluate_unit(unit, period, known, attempts.get(unit.id, []),
+                                            as_of=as_of, policies=policies, calendar=calendar))
+    mark_provisional(verdicts, period, calendar)
+    return verdicts
+
+
 def worker_count(units: int, store: Store, workers: int | None = None) -> int:
     """Shards to evaluate `units` units in: `workers`, else $PUBWATCH_EVAL_WORKERS, else one per CPU
     (at most MAX_WORKERS) from PARALLEL_MIN_UNITS units on. 1 where fork or a shared database is

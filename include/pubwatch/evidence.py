@@ -370,8 +370,9 @@ def _probe_outcome(result: Any, settings: EvidenceSettings) -> tuple[Outcome, st
 
 def classify_attempt(outcome: str, http_status: int | None) -> str | None:
     """How an attempt counts for availability: "ok", "failure", "blocked", or None (not about the site)."""
-    if outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value, Outcome.PARSE_FAILED.value):
-        return "ok"
+    if outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value, Outcome.PARSE_FAILED.value,
+                   Outcome.SUSPECT_EMPTY.value, Outcome.REDIRECTED.value):
+        return "ok"                               # the site answered (what it said is another matter)
     if outcome == Outcome.UNREACHABLE.value:
         return "failure"
     if outcome == Outcome.HTTP_ERROR.value:

@@ -85,11 +85,25 @@ def crawl(rt: Runtime, unit_id: str, *, run_id: str | None = None, now: datetime
     try:
         result = crawl_unit(rt.store, unit, fetcher=fetcher, now=now, run_id=run_id,
                             get_secret=get_secret or connections.secret_getter(),
-                            evidence_settings=EvidenceSettings.from_registry(rt.registry))
+                            evidence_settings=EvidenceSettings.from_registry(rt.registry),
+                            first_read_weeks=first_read_weeks(rt))
     finally:
         if own:
             fetcher.close()
     return result.to_dict()
+
+
+def first_read_weeks(rt: Runtime) -> int:
+    """`crawl: {first_read_weeks: N}` in units.yaml (default 5): how many weeks a source's first read
+    pages back (capped by each column's max_pages)."""
+    from .crawl import DEFAULT_FIRST_READ_WEEKS
+
+    raw = (rt.registry.settings.get("crawl") or {}).get("first_read_weeks", DEFAULT_FIRST_READ_WEEKS)
+    try:
+        return max(0, int(raw))
+    except (TypeError, ValueError):
+        log.error("crawl.first_read_weeks 应为周数: %r; 使用默认值 %d", raw, DEFAULT_FIRST_READ_WEEKS)
+        return DEFAULT_FIRST_READ_WEEKS
 
 
 # ------------------------------------------------------------------------------------ periods
@@ -156,6 +170,16 @@ def evaluate(rt: Runtime, period_key: str, *, as_of: datetime | None = None,
     as_of = as_of or min(datetime.now(timezone.utc), period.end_dt + timedelta(days=7))
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
     return evaluate_period(rt.store, units, period, as_of=as_of, policies=rt.policies, calendar=rt.calendar)
+
+
+def evaluate_as_known(rt: Runtime, period_key: str, as_of: datetime,
+                      unit_ids: Sequence[str] | None = None) -> list[Verdict]:
+    """`period` as the store knew it at `as_of` (posts first seen and crawls started by then); read-only."""
+    from .evaluate import evaluate_known
+
+    units = rt.registry.select(list(unit_ids) if unit_ids else None)
+    return evaluate_known(rt.store, units, Period.parse(period_key), as_of=plain_datetime(as_of),
+                          policies=rt.policies, calendar=rt.calendar)
 
 
 def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:

@@ -87,7 +87,7 @@ class CrawlAttempt(Base):
     pages: Mapped[int] = mapped_column(Integer, default=0)
     elapsed_ms: Mapped[int | None] = mapped_column(Integer)
     source_updated: Mapped[datetime | None]
-    covered_from: Mapped[datetime | None]        # how far back the listing reached (None: all history)
+    covered_from: Mapped[datetime | None]        # how far back the listing reached (None: never computed)
 
     __table_args__ = (
         Index("ix_attempts_unit_started", "unit_id", "started_at"),

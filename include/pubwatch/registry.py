@@ -37,7 +37,7 @@ UNIT_FIELDS = {"id", "name", "category", "start_date", "contacts", "portal", "we
                "suspended", "policy", "owned_site", "note"}
 SOURCE_FIELDS = {"id", "name", "type", "url", "profile", "selectors", "encoding", "json",
                  "max_pages", "owned_site", "conn_id", "path", "stale_after_hours", "note",
-                 "allow_empty"}
+                 "allow_empty", "moved_to"}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -205,6 +205,13 @@ def _portal_sources(uid: str, raw: Any, owned: bool) -> list[SourceConfig]:
             raise RegistryError(uid, where + ".selectors", "profile=selectors 时需要 selectors (item/title/date)")
         url = _check_url(uid, where + ".url", col.get("url"))
         opts = {k: v for k, v in col.items() if k not in ("id", "name", "type", "url")}
+        if "moved_to" in opts:
+            # The column's new address: a redirect from `url` to it is the column, not another page.
+            moved = opts["moved_to"]
+            moved = [moved] if isinstance(moved, str) else moved
+            if not isinstance(moved, list) or not moved:
+                raise RegistryError(uid, where + ".moved_to", "应为栏目的新网址 (或网址列表)")
+            opts["moved_to"] = [_check_url(uid, where + ".moved_to", m) for m in moved]
         opts.setdefault("profile", profile)
         opts.setdefault("owned_site", owned)
         out.append(SourceConfig(id=f"{uid}.portal.{cid}", unit_id=uid, channel=PORTAL, type="portal",

@@ -314,11 +314,17 @@ class Store:
                     if result.outcome is Outcome.OK:
                         row.last_ok_items = len(result.items)
                     state = {**(row.state or {}), **(result.state or {})}
+                    if result.outcome is Outcome.OK and result.items:
+                        state.pop("empty", None)       # a list with entries ends an empty streak
                     if covered_from is None:
                         state.pop("covered_from", None)
                     else:
                         state["covered_from"] = "all" if covered_from == COVERS_ALL else covered_from.isoformat()
                     row.state = state
+                elif result.outcome is Outcome.SUSPECT_EMPTY and result.state:
+                    # An unconfirmed empty read keeps only its streak (sources.base.settle_empty): never
+                    # validators, never coverage.
+                    row.state = {**(row.state or {}), **{k: v for k, v in result.state.items() if k == "empty"}}
 
     def upsert_posts(self, source: SourceConfig, items: Sequence[ListItem], *, seen_at: datetime,
                      attempt_id: int | None) -> int:
@@ -370,7 +376,8 @@ class Store:
         The same post: same source, same title, same stated publication day (the new site may show
         the time or not), the stored URL on another origin (scheme/host/port) and not itself listed
         any more. The stored row takes the new URL (the old one kept in its evidence), so it is
-        neither stored twice nor counted twice.
+        neither stored twice nor counted twice. A column the registry declares moved (`moved_to`) may
+        also have moved within its site (another path, same origin): then the origin may be the same.
         Undated items and same-origin look-alikes (two notices of one title on one day) stay apart."""
         fresh = {k: it for k, it in by_key.items() if k not in existing and it.published is not None and it.title}
         if not fresh:
@@ -385,10 +392,11 @@ class Store:
                 if row.published_at is not None and row.url not in listed:
                     candidates[(row.title, row.published_at.astimezone(TZ).date())].append(row)
         moved: dict[str, Post] = {}
+        relocated = bool(source.options.get("moved_to"))
         for key, it in fresh.items():
             origin = _origin(it.url)
             for row in candidates.get((it.title[:2000], it.published.astimezone(TZ).date()), ()):
-                if _origin(row.url) != origin and row not in moved.values():
+                if (relocated or _origin(row.url) != origin) and row not in moved.values():
                     previous = list((row.evidence or {}).get("previous_urls", []))
                     row.evidence = {**(row.evidence or {}), "previous_urls": previous + [row.url]}
                     row.url, row.url_key = it.url, key

@@ -33,6 +33,9 @@ class Outcome(str, enum.Enum):
     HTTP_ERROR = "http_error"      # 4xx/5xx after retries
     BLOCKED = "blocked"            # anti-bot / WAF challenge (202/412 + JS), robots.txt disallow
     PARSE_FAILED = "parse_failed"  # 200 but not a list, or 0 items where items used to be
+    SUSPECT_EMPTY = "suspect_empty"  # 200, but an unconfirmed empty list (暂无信息) or a page/API saying
+                                     # it failed (系统维护中, soft 404, {"code":500}): never "no posts"
+    REDIRECTED = "redirected"      # the column URL led somewhere else (homepage, login, another column)
     STALE = "stale"                # a bridge/feed that has itself stopped refreshing
     SOURCE_ERROR = "source_error"  # API error codes (quota, IP whitelist, auth), bad export file
     CONFIG_ERROR = "config_error"  # the registry entry cannot be used (bad URL, missing credentials)
@@ -49,6 +52,8 @@ OUTCOME_LABELS = {
     Outcome.HTTP_ERROR: "HTTP错误",
     Outcome.BLOCKED: "被防护拦截",
     Outcome.PARSE_FAILED: "页面无法解析",
+    Outcome.SUSPECT_EMPTY: "空列表或异常页(未证实)",
+    Outcome.REDIRECTED: "栏目被重定向",
     Outcome.STALE: "数据源未刷新",
     Outcome.SOURCE_ERROR: "数据源报错",
     Outcome.CONFIG_ERROR: "配置错误",
@@ -97,6 +102,9 @@ class SourceResult:
     pages: int = 0                    # list pages read
     state: dict[str, Any] = field(default_factory=dict)   # kept for next attempt (etag, ...)
     source_updated: datetime | None = None                 # a feed's own build/update time
+    # An OK result without items: from when the source proved its list empty (the first of the
+    # empty reads that confirmed it, see sources.base.settle_empty). None: nothing proven.
+    covered_from: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,18 @@ Decisions (documented because callers depend on them):
 
 * ``is_list=False`` means "this is not a list page" (WAF challenge, error page, article, empty shell
   with no list and no "no entries" message). The caller reports PARSE_FAILED/BLOCKED — never 0 posts.
-* A column that says 暂无信息/暂无数据 (or a JCMS datastore with no records) is a *real* empty list:
-  ``is_list=True, items=[], empty=True``.
+* A column that says 暂无信息/暂无数据 (or a JCMS datastore with no records, or a JSON list that is
+  present and empty) is a recognised empty list: ``is_list=True, items=[], empty=True``, with the
+  message in ``notice`` and where it sits in ``container``. Recognised is not proven: the portal
+  source believes an empty list only when it is read again, empty, a day later
+  (``sources.base.settle_empty``).
+* A page that says the system failed — 系统维护中, 系统繁忙, a soft 404 (页面不存在 … answered with
+  200), or a JSON answer whose code/message is an error ({"code":500,"msg":"系统繁忙"}) — sets
+  ``error`` (the words found) and is never an empty list: ``is_list=False`` unless it still lists
+  items. Messages are looked for in visible text only (never in <script>, e.g. a JS template's
+  "暂无数据" fallback) and never in nav/header/footer/sidebar regions.
+* ``container`` names the element that holds the entries ("html:div.list-right>ul.list",
+  "jcms:datastore", "json:data.list"); ``container_state`` tells whether a later page still has it.
 * Dates without a year are inferred over the page in order (``dates.infer_years``); pinned items are
   inferred on their own because they break the newest-first order. Entries without a date get
   ``published=None`` (the portal source then opens the article and calls ``article_date``).
@@ -47,7 +57,7 @@ from ..dates import DateMatch, infer_year, infer_years, normalize_text, scan_dat
 from ..encoding import decode_html, normalize_charset
 from ..types import TZ, ListItem
 
-__all__ = ["ParsedList", "parse_list", "article_date", "cli_parse_list", "PROFILES"]
+__all__ = ["ParsedList", "parse_list", "article_date", "cli_parse_list", "container_state", "PROFILES"]
 
 PROFILES = ("auto", "trs", "jcms", "table", "json", "selectors", "generic")
 
@@ -59,7 +69,10 @@ class ParsedList:
     is_list: bool                  # False: not a list page at all (error page, article, empty shell)
     profile: str                   # "trs" | "jcms" | "table" | "json" | "selectors" | "generic"
     total_pages: int | None = None
-    empty: bool = False            # the column itself says it has no entries (暂无信息)
+    empty: bool = False            # the column itself says it has no entries (暂无信息): recognised, unproven
+    notice: str = ""               # the page's own "no entries" message, as found (暂无信息, 未找到相关内容)
+    error: str = ""                # the page/API says it failed (系统维护中, 页面不存在, code=500 系统繁忙)
+    container: str = ""            # where the entries (or the empty message) sit, see container_state
 
 
 @dataclass
@@ -551,9 +564,143 @@ def _is_article(root, n_items: int) -> bool:
     return False
 
 
-def _says_empty(root) -> bool:
+# A page that says the system, not the column, has nothing to show. Looked for only on pages without
+# entries (a title like "县数据局开展系统升级维护工作" is a post, not an outage).
+_ERROR_TEXT = re.compile(
+    r"系统(?:正在)?(?:维护|升级)|(?:网站|站点|平台|服务器|数据库)正在(?:维护|升级)(?:中|期间)|维护中|升级维护|"
+    r"暂停(?:服务|访问)|(?:系统|服务器|网络|服务)繁忙|系统(?:错误|异常|出错)|服务(?:异常|不可用)|暂时(?:无法访问|不可用)|"
+    r"数据库(?:连接)?(?:错误|异常|失败)|访问(?:出错|异常)|出错了|发生错误|"
+    r"(?:页面|网页|文件|链接)(?:可能)?(?:已经?)?(?:被)?(?:删除|移除|不存在|失效)|(?:找不到|无法找到|未找到)(?:您|你)?(?:要|所)?"
+    r"(?:访问|查看|请求)?的?(?:页面|网页)|删除、更名|不存在或已被?(?:删除|移除)|"
+    r"\b404\b\s*(?:not found|错误|页面)|(?:错误|error)\s*404|not found|internal server error|service unavailable|"
+    r"bad gateway", re.I)
+_ERROR_TITLE = re.compile(r"\b40[34]\b|\b50[0234]\b|错误|出错|系统维护|维护中|不存在|找不到|未找到|error|not found",
+                          re.I)
+_INVISIBLE = {"script", "style", "noscript", "template", "head", "title"}
+
+
+def _region(el) -> bool:
+    """True if `el` itself is a nav/header/footer/sidebar/breadcrumb/pager region."""
+    return el.tag in _EXCLUDE_TAGS or bool(_EXCLUDE_CLASS.search(_classes(el)))
+
+
+def _visible_text(el, *, main_only: bool = False) -> str:
+    """Text a visitor sees: without <script>/<style>/<template> contents and comments (and, with
+    main_only, without nav/header/footer/sidebar regions inside `el`)."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        if not isinstance(node.tag, str) or node.tag in _INVISIBLE:
+            return
+        if main_only and node is not el and _region(node):
+            return
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return _clean(" ".join(parts))
+
+
+def _message(root, pattern: re.Pattern) -> tuple[str, Any]:
+    """(matched words, the deepest visible element outside nav/header/footer/sidebar regions that
+    holds them) or ("", None)."""
     body = root.find(".//body")
-    return bool(_EMPTY_TEXT.search(_text(body if body is not None else root)))
+    scope = body if body is not None else root
+    if not pattern.search(_visible_text(scope, main_only=True)):
+        return "", None
+    found: tuple[str, Any] | None = None
+    for el in scope.iter():
+        if not isinstance(el.tag, str) or el.tag in _INVISIBLE:
+            continue
+        if found is not None and found[1] not in set(el.iterancestors()):
+            continue                          # only ever refine the match, downwards
+        m = pattern.search(_visible_text(el, main_only=True))
+        if m is not None and not _excluded(el):
+            found = (m.group(0), el)
+    return found if found is not None else ("", None)
+
+
+def _says_empty(root) -> tuple[str, Any]:
+    """The column's own "no entries" message and the element holding it, or ("", None)."""
+    return _message(root, _EMPTY_TEXT)
+
+
+def _says_error(root) -> str:
+    """Words of an error / maintenance / not-found page, or ""."""
+    title = root.find(".//title")
+    if title is not None and _ERROR_TITLE.search(_text(title)):
+        return _text(title)[:60]
+    words, _ = _message(root, _ERROR_TEXT)
+    return words
+
+
+# --------------------------------------------------------------------------------------- containers
+def _sig(el) -> str:
+    if el is None or not isinstance(el.tag, str):
+        return ""
+    classes = sorted((el.get("class") or "").split())
+    if classes:
+        return el.tag + "".join(f".{c}" for c in classes)
+    return el.tag + (f"#{el.get('id').strip()}" if (el.get("id") or "").strip() else "")
+
+
+def _signature(el) -> str:
+    """"html:parent>element": tag, classes (or id) of the element and its parent."""
+    return f"html:{_sig(el.getparent())}>{_sig(el)}"
+
+
+def _list_container(root, hrefs: list[str]):
+    """The element holding the entries whose links are `hrefs`: the deepest common ancestor of
+    their links (for one entry, the parent of its li/tr/dd/article)."""
+    wanted = set(hrefs)
+    links = []
+    for a in root.iter("a"):
+        href = re.sub(r"[\r\n\t]", "", (a.get("href") or "").strip())
+        if href in wanted:
+            links.append(a)
+            wanted.discard(href)
+    if not links:
+        return None
+    if len(links) == 1:
+        node = links[0]
+        for anc in list(links[0].iterancestors())[:3]:
+            if anc.tag in ("li", "tr", "dd", "article"):
+                node = anc
+                break
+        return node.getparent()
+    common = list(links[0].iterancestors())
+    for a in links[1:]:
+        mine = set(a.iterancestors())
+        common = [c for c in common if c in mine]
+    return common[0] if common else None
+
+
+def _matches(el, sig: str) -> bool:
+    return _sig(el) == sig
+
+
+def container_state(body: bytes | str, signature: str, encoding: str | None = None) -> str:
+    """Whether a page still has the list container `signature` (an HTML ParsedList.container):
+    "missing", "empty" (present, no content link in it) or "filled"."""
+    if not signature.startswith("html:") or ">" not in signature:
+        return "missing"
+    parent_sig, own_sig = signature[5:].rsplit(">", 1)
+    root = _parse_tree(_to_text(body, encoding))
+    if root is None:
+        return "missing"
+    tag = own_sig.split(".", 1)[0].split("#", 1)[0]
+    state = "missing"
+    for el in root.iter(tag):
+        if not _matches(el, own_sig) or _sig(el.getparent()) != parent_sig:
+            continue
+        if _content_links(el):
+            return "filled"
+        state = "empty"
+    return state
 
 
 # --------------------------------------------------------------------------------------- JSON
@@ -616,6 +763,60 @@ def _json_date(value: Any) -> DateMatch | None:
         dt = datetime.fromtimestamp(secs, tz=timezone.utc).astimezone(TZ)
         return DateMatch(dt.year, dt.month, dt.day, dt.time().replace(microsecond=0))
     return scan_date(str(value)) if value not in (None, "") else None
+
+
+_JSON_ERRNO = ("errcode", "errno", "err_code", "errorCode", "error_code", "ret")
+_JSON_CODE = ("code", "status", "statusCode", "status_code", "resultCode", "result_code", "rtnCode", "retCode")
+_JSON_FLAG = ("success", "ok", "isSuccess", "succeed")
+_JSON_MSG = ("msg", "message", "errmsg", "errMsg", "error", "errorMsg", "resultMsg", "retMsg", "desc")
+_JSON_OK_CODES = {"0", "1", "200", "201", "204", "00", "000", "0000", "000000", "success", "ok", "true"}
+_JSON_BAD_MSG = re.compile(r"繁忙|错误|失败|异常|维护|不可用|超时|无权|拒绝|error|fail|exception|busy|unavailable|"
+                           r"timeout|denied|invalid", re.I)
+
+
+def _json_error(text: str) -> str:
+    """What a JSON list API's envelope says went wrong ("code=500 系统繁忙"), or "" (fine, or not JSON).
+    Looks at the top level and a nested result/status/meta/header object."""
+    try:
+        data = _json_load(text)
+    except ValueError:
+        return ""
+    envelopes = [data] if isinstance(data, dict) else []
+    for d in list(envelopes):
+        for k in ("result", "status", "meta", "header", "head"):
+            sub = d.get(k)
+            if isinstance(sub, dict):
+                envelopes.append(sub)
+    for env in envelopes:
+        msg = next((str(env[k]) for k in (_key(env, [n]) for n in _JSON_MSG)
+                    if k and isinstance(env.get(k), (str, int)) and str(env.get(k)).strip()), "")
+        bad_msg = bool(_JSON_BAD_MSG.search(msg))
+        problem = ""
+        for name in _JSON_ERRNO:
+            k = _key(env, [name])
+            if k and not isinstance(env[k], bool) and str(env[k]).strip() not in ("", "0"):
+                problem = f"{k}={env[k]}"
+        for name in _JSON_CODE:
+            k = _key(env, [name])
+            v = env.get(k) if k else None
+            if v is None or isinstance(v, (bool, dict, list)):
+                continue
+            value = str(v).strip().lower()
+            if value in _JSON_OK_CODES and not bad_msg:
+                continue
+            numeric = value.lstrip("-").isdigit()
+            if (numeric and (int(value) >= 400 or int(value) < 0)) or value in ("error", "fail", "failed", "failure",
+                                                                               "exception") or bad_msg:
+                problem = problem or f"{k}={v}"
+        for name in _JSON_FLAG:
+            k = _key(env, [name])
+            if k and env[k] is False:
+                problem = problem or f"{k}=false"
+        if bad_msg and not problem and not any(_key(env, [n]) for n in _JSON_CODE + _JSON_ERRNO + _JSON_FLAG):
+            problem = "msg"
+        if problem:
+            return f"{problem} {msg}".strip() if problem != "msg" else msg
+    return ""
 
 
 def _json(text: str, url: str, spec: dict | None) -> tuple[list[_Raw], list[str], int | None] | None:
@@ -685,9 +886,15 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
     looks_json = text.lstrip()[:1] in ("{", "[") or _JSONP.match(text) is not None
     if profile == "json" or (profile == "auto" and (json_spec or looks_json)):
         got = _json(text, url, json_spec)
+        error = _json_error(text)
+        if error:                             # {"code":500,"msg":"系统繁忙","data":{"list":[]}}
+            items = _finish(got[0], reference) if got is not None else []
+            return ParsedList(items, [], bool(items), "json", error=error)
         if got is not None:
             raws, next_urls, pages = got
-            return ParsedList(_finish(raws, reference), next_urls, True, "json", pages, empty=not raws)
+            where = f"json:{(json_spec or {}).get('list') or 'auto'}"
+            return ParsedList(_finish(raws, reference), next_urls, True, "json", pages, empty=not raws,
+                              container=where)
         if profile == "json":
             return ParsedList([], [], False, "json")
     root = _parse_tree(text)
@@ -699,7 +906,11 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
         got = _jcms(text, url, base)
         if got is not None:
             raws, next_urls, pages = got
-            return ParsedList(_finish(raws, reference, base), next_urls, True, "jcms", pages, empty=not raws)
+            error = "" if raws else _says_error(root)
+            if error:                         # the page frame still renders, the records are gone
+                return ParsedList([], [], False, "jcms", pages, error=error)
+            return ParsedList(_finish(raws, reference, base), next_urls, True, "jcms", pages, empty=not raws,
+                              container="jcms:datastore")
     if profile == "selectors" or (profile == "auto" and selectors):
         if not selectors or not selectors.get("item"):
             raise ValueError("profile 'selectors' needs selectors={'item': CSS, ...}")
@@ -724,9 +935,16 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
     if raws and _is_article(root, len(raws)):
         return ParsedList([], [], False, name)
     if not raws:
-        empty = _says_empty(root) and not _is_article(root, 0)
-        return ParsedList([], next_urls if empty else [], empty, name, pages, empty=empty)
-    return ParsedList(_finish(raws, reference, base), next_urls, True, name, pages)
+        error = _says_error(root)
+        if error:
+            return ParsedList([], [], False, name, pages, error=error)
+        notice, holder = _says_empty(root)
+        empty = bool(notice) and not _is_article(root, 0)
+        return ParsedList([], next_urls if empty else [], empty, name, pages, empty=empty,
+                          notice=notice if empty else "", container=_signature(holder) if empty else "")
+    holder = _list_container(root, [r.url for r in raws])          # before _finish resolves the URLs
+    return ParsedList(_finish(raws, reference, base), next_urls, True, name, pages,
+                      container=_signature(holder) if holder is not None else "")
 
 
 _META_DATE_NAMES = ("pubdate", "publishdate", "firstpublishedtime", "publish_date", "publishtime",

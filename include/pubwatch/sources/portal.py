@@ -3,8 +3,16 @@
 One attempt:
 1. GET the column URL with the validators (ETag / Last-Modified) kept from the last good attempt;
    304 → NOT_MODIFIED (a steady-state re-crawl costs one request per column).
+   The column must stay where it is: a redirect to another path (the homepage, a login page,
+   another column) is REDIRECTED and nothing on that page is taken as the unit's post — unless the
+   registry names the target as the column's new address (`moved_to`). Only the scheme/host may
+   change on their own (http→https, a portal moving to a new domain with the same paths).
 2. Parse the list page (`listparse.parse_list`); a page that is not a list, or that suddenly
    yields nothing where items used to be, is PARSE_FAILED (layout change), never "no posts".
+   A 200 page that says the system failed (系统维护中, a soft 404, {"code":500,"msg":"系统繁忙"}) is
+   SUSPECT_EMPTY. An empty list (暂无信息, an empty datastore/JSON list, or the list container seen
+   before now present and empty) is believed only when read again a day later
+   (`base.settle_empty`); until then it is SUSPECT_EMPTY too — never "no posts".
 3. Follow the next pages only while the period is not yet covered: every non-pinned item of the
    page is newer than `since` and none of them is already known; at most `max_pages` pages.
 4. Items without a date: open the article (new URLs only, capped) and take its date
@@ -16,13 +24,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ..http import FetchError, FetchResult, mask_secrets
 from ..types import TZ, ListItem, Outcome, SourceResult
-from .base import CrawlContext, Source, register
-from .listparse import article_date, parse_list
+from .base import CrawlContext, Source, register, settle_empty
+from .listparse import article_date, container_state, parse_list
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +64,7 @@ class PortalColumn(Source):
 
     # -- the steps ----------------------------------------------------------------------------
     def _fetch(self, ctx: CrawlContext) -> SourceResult:
-        cfg, opts = self.config, self.config.options
+        cfg = self.config
         validators = (ctx.state.get("validators") or {}).get(cfg.url) or {}
         try:
             first = self._get(ctx, cfg.url, etag=validators.get("etag"),
@@ -62,6 +72,8 @@ class PortalColumn(Source):
         except FetchError as exc:
             return SourceResult(outcome=exc.outcome, message=exc.message, http_status=exc.http_status,
                                 requests=self._requests)
+        if not self._on_column(cfg.url, first.final_url):
+            return self._redirected(first)
         if first.not_modified:
             return SourceResult(outcome=Outcome.NOT_MODIFIED, requests=self._requests, http_status=first.status,
                                 message="栏目页未变化 (304 Not Modified)")
@@ -71,21 +83,14 @@ class PortalColumn(Source):
             return SourceResult(outcome=Outcome.PARSE_FAILED, requests=self._requests, pages=1,
                                 http_status=first.status,
                                 message=f"页面解析出错 (parse error): {type(exc).__name__}: {exc}")
-        if not parsed.is_list:
-            return SourceResult(outcome=Outcome.PARSE_FAILED, requests=self._requests, pages=1,
-                                http_status=first.status, message=f"页面不是栏目列表(可能改版或地址变更): {first.final_url}")
-        if not parsed.items and not parsed.empty and not opts.get("allow_empty"):
-            prev = ctx.previous_items
-            if prev:
-                msg = f"栏目此前有{prev}条, 本次解析为0条, 可能改版: {first.final_url}"
-            elif prev is None:
-                msg = f"未能从栏目页解析出任何条目, 请核对栏目地址或配置 selectors: {first.final_url}"
-            else:
-                msg = ""
-            if msg:
-                return SourceResult(outcome=Outcome.PARSE_FAILED, requests=self._requests, pages=1,
-                                    http_status=first.status, message=msg)
-
+        if parsed.error:
+            # Items an erroring API still lists are kept (never lose posts); the read proves nothing.
+            return SourceResult(outcome=Outcome.SUSPECT_EMPTY, items=list(parsed.items), requests=self._requests,
+                                pages=1, http_status=first.status,
+                                message=(f"栏目页显示「{parsed.error}」(HTTP {first.status}), 不是正常的栏目列表; "
+                                         f"本次读取不作为未发文的依据: {first.final_url}"))
+        if not parsed.items:
+            return self._no_items(ctx, first, parsed)
         items, pages, failure, notes = self._paginate(ctx, first, parsed)
         items = self._fill_dates(ctx, items, notes)
         notes.extend(n for n in first.notes if n not in notes)
@@ -93,9 +98,71 @@ class PortalColumn(Source):
             return SourceResult(outcome=failure.outcome, items=items, requests=self._requests, pages=pages,
                                 http_status=failure.http_status,
                                 message="; ".join([failure.message] + notes))
-        state = {"validators": {cfg.url: {"etag": first.etag, "last_modified": first.last_modified}}}
+        state = self._validators(first)
+        if parsed.container.startswith("html:"):
+            state["list_container"] = parsed.container     # to recognise this list emptied later
         return SourceResult(outcome=Outcome.OK, items=items, requests=self._requests, pages=pages,
                             http_status=first.status, state=state, message="; ".join(notes))
+
+    def _validators(self, res: FetchResult) -> dict[str, Any]:
+        return {"validators": {self.config.url: {"etag": res.etag, "last_modified": res.last_modified}}}
+
+    def _no_items(self, ctx: CrawlContext, first: FetchResult, parsed) -> SourceResult:
+        """A first page without entries: an empty list to be confirmed, or a failed read."""
+        opts = self.config.options
+        fields = dict(requests=self._requests, pages=1, http_status=first.status)
+        known = str(ctx.state.get("list_container") or "")
+        html = parsed.profile not in ("json", "jcms")
+        body = first.body if opts.get("encoding") else first.text
+        prev = ctx.previous_items
+        if parsed.is_list and parsed.empty:
+            container = parsed.container
+            if html and known:
+                if container_state(body, known, opts.get("encoding")) == "missing":
+                    return SourceResult(outcome=Outcome.SUSPECT_EMPTY, **fields, message=(
+                        f"栏目页显示「{parsed.notice}」, 但原来的列表区域不见了 (页面可能是错误页或已改版); "
+                        f"本次读取不作为未发文的依据: {first.final_url}"))
+                container = known
+            if not container:
+                return SourceResult(outcome=Outcome.SUSPECT_EMPTY, **fields, message=(
+                    f"栏目页显示「{parsed.notice}」, 但未识别出列表区域; 本次读取不作为未发文的依据: {first.final_url}"))
+            what = f"栏目列表 (页面显示「{parsed.notice}」)" if parsed.notice else "栏目列表"
+            return settle_empty(ctx, container, what=what, previous_items=prev, state=self._validators(first),
+                                **fields)
+        if html and known and container_state(body, known, opts.get("encoding")) == "empty":
+            # The list seen before is still there, with nothing in it (a template that prints no message).
+            return settle_empty(ctx, known, previous_items=prev, state=self._validators(first), **fields)
+        if not parsed.is_list:
+            return SourceResult(outcome=Outcome.PARSE_FAILED, **fields,
+                                message=f"页面不是栏目列表(可能改版或地址变更): {first.final_url}")
+        if opts.get("allow_empty") and (known or parsed.container):
+            return settle_empty(ctx, known or parsed.container, previous_items=prev,
+                                state=self._validators(first), **fields)
+        if prev:
+            msg = f"栏目此前有{prev}条, 本次解析为0条, 可能改版: {first.final_url}"
+        else:
+            msg = f"未能从栏目页解析出任何条目, 请核对栏目地址或配置 selectors: {first.final_url}"
+        return SourceResult(outcome=Outcome.PARSE_FAILED, **fields, message=msg)
+
+    # -- staying on the column -----------------------------------------------------------------
+    def _on_column(self, requested: str, final: str) -> bool:
+        """True if `final` (after redirects) is still the column asked for: the same path and query
+        (scheme and host may change: https, a new domain), or an address the registry gives as the
+        column's new one (`moved_to`)."""
+        if _same_place(requested, final):
+            return True
+        return any(_same_place(m, final) and _host(m) == _host(final) for m in self._moved_to())
+
+    def _moved_to(self) -> list[str]:
+        moved = self.config.options.get("moved_to") or []
+        return [moved] if isinstance(moved, str) else [str(m) for m in moved]
+
+    def _redirected(self, res: FetchResult) -> SourceResult:
+        where = "网站首页" if _norm_path(urlsplit(res.final_url).path) == "" else "另一个地址 (登录页、其他栏目等)"
+        return SourceResult(outcome=Outcome.REDIRECTED, requests=self._requests, pages=0, http_status=res.status,
+                            message=(f"栏目地址被重定向到{where}: {res.final_url}; 该页面上的条目不计为本单位发文, "
+                                     f"本次读取不作为未发文的依据。如栏目确已迁移到该地址, 请在登记表中为该栏目设置 "
+                                     f"moved_to: {res.final_url} (或把 url 改为新地址)"))
 
     def _get(self, ctx: CrawlContext, url: str, **kw: Any) -> FetchResult:
         try:
@@ -145,11 +212,17 @@ class PortalColumn(Source):
                                                  exc.http_status), notes
             pages += 1
             visited.add(res.final_url)
+            if not self._on_column(nxt, res.final_url):
+                return items, pages, _PageFailed(Outcome.REDIRECTED, f"第{pages}页被重定向到 {res.final_url}, "
+                                                 "栏目列表未读完 (该页条目不计为本单位发文)", res.status), notes
             try:
                 more = self._parse(ctx, res)
             except Exception as exc:
                 return items, pages, _PageFailed(Outcome.PARSE_FAILED,
                                                  f"第{pages}页解析出错: {type(exc).__name__}: {exc}"), notes
+            if more.error:
+                return items, pages, _PageFailed(Outcome.SUSPECT_EMPTY, f"第{pages}页显示「{more.error}」, "
+                                                 f"栏目列表未读完: {res.final_url}", res.status), notes
             if not more.is_list:
                 return items, pages, _PageFailed(Outcome.PARSE_FAILED,
                                                  f"第{pages}页不是栏目列表(翻页地址可能有误): {res.final_url}"), notes
@@ -213,3 +286,26 @@ def _period_open(page_items: list[ListItem], since: date | None, known_urls: fro
         if since is not None and it.published is not None and it.published.astimezone(TZ).date() < since:
             return False
     return True
+
+
+_INDEX_PAGE = re.compile(r"/(?:index|default)\.(?:s?html?|jsp|php|aspx?)$", re.I)
+
+
+def _norm_path(path: str) -> str:
+    """A column path for comparison: "/jyj/gzdt/index.html" == "/jyj/gzdt/" == "/jyj/gzdt"; "" is the root."""
+    path = _INDEX_PAGE.sub("/", path or "/")
+    return path.rstrip("/").lower()
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _same_place(requested: str, final: str) -> bool:
+    """Same path and the requested query parameters kept (scheme, host and added parameters aside)."""
+    a, b = urlsplit(requested), urlsplit(final)
+    if _norm_path(a.path) != _norm_path(b.path):
+        return False
+    kept = set(parse_qsl(b.query, keep_blank_values=True))
+    return all(pair in kept for pair in parse_qsl(a.query, keep_blank_values=True))

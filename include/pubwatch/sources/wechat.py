@@ -26,7 +26,7 @@ import feedparser
 
 from ..types import ListItem, Outcome, SourceResult
 from ..wechaturl import dedupe_items, make_item, parse_time
-from .base import CrawlContext, Source, register
+from .base import CrawlContext, Source, register, settle_empty
 
 DEFAULT_STALE_HOURS = 48.0
 # A DOCTYPE that declares entities: real feeds never do; feedparser would expand internal ones
@@ -195,6 +195,12 @@ class RssSource(Source):
             assert feed.updated is not None
             result.outcome = Outcome.STALE
             notes.insert(0, stale_message(feed.updated, hours))
+        elif not feed.items:
+            # A feed without items (a bridge just set up, an account it cannot see yet) proves no
+            # silence until it has stayed empty for a day; then only from its first empty read on.
+            return settle_empty(ctx, "feed", what="订阅源", previous_items=ctx.previous_items,
+                                http_status=res.status, requests=res.requests, pages=1, state=new_state,
+                                source_updated=feed.updated)
         result.message = "; ".join(notes)
         return result
 

@@ -29,7 +29,7 @@ from typing import Any
 from ..secrets import install_log_redaction, mask
 from ..types import TZ, ListItem, Outcome, SourceResult
 from ..wechaturl import make_item
-from .base import CrawlContext, Source, register
+from .base import CrawlContext, Source, register, settle_empty
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 TOKEN_MARGIN_SECONDS = 300
@@ -240,6 +240,10 @@ class WeChatApiSource(Source):
             msg = exc.message + (f" (已读取{pages}页, {len(items)}条已保留)" if items else "")
             return SourceResult(exc.outcome, items=items, message=msg, http_status=exc.http_status,
                                 requests=client.requests, pages=pages)
+        if not items:
+            # total_count 0 (or no news items): the same two-reads-a-day-apart rule as any empty list.
+            return settle_empty(ctx, "freepublish", what="官方接口的发布列表", previous_items=ctx.previous_items,
+                                requests=client.requests, pages=pages, state={"total_count": total})
         note = ""
         if pages >= max_pages and total is not None and offset < total:
             note = f"已达页数上限 max_pages={max_pages}, 更早的发布未读取"

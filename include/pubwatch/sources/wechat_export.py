@@ -154,6 +154,10 @@ class WeChatExportSource(Source):
             return SourceResult(exc.outcome, message=exc.message)
         except OSError as exc:
             return SourceResult(Outcome.PARSE_FAILED, message=f"导出文件无法读取: {exc}")
+        if not items:
+            # An export is a one-off snapshot: reading the same empty file again proves nothing more.
+            return SourceResult(Outcome.SUSPECT_EMPTY, pages=1, source_updated=updated,
+                                message=f"导出文件 {path.name} 没有任何文章条目, 不作为未发文的依据 (请核对导出是否完整)")
         undated = sum(1 for i in items if i.published is None)
         msg = f"读取 {path.name}" + (f"; {undated}条没有发表时间" if undated else "")
         return SourceResult(Outcome.OK, items=items, message=msg, pages=1, source_updated=updated,
