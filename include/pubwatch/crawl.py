@@ -5,7 +5,9 @@ that a bug in one source is recorded as that source's failure and the other sour
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +18,7 @@ from .registry import Unit
 from .sources import CrawlContext, make_source
 from .store import Store
 from .types import CHANNEL_LABELS, COVERS_ALL, OUTCOME_LABELS, TZ, Outcome, SourceResult
+from .urls import http_url
 
 log = logging.getLogger(__name__)
 
@@ -119,32 +122,95 @@ def crawl_unit(store: Store, unit: Unit, *, fetcher: Any, now: datetime | None =
     deep = first_read_since(now, first_read_weeks) if first_read_weeks > 0 else since
     report = UnitCrawl(unit.id, unit.name)
     for cfg in unit.sources:
-        memory = store.source_memory(cfg)
-        started = now if simulated else datetime.now(timezone.utc)
-        attempt_id = store.start_attempt(cfg, started_at=started, run_id=run_id)
-        src_since = since if memory.state.get("covered_from") else min(since, deep)
-        ctx = CrawlContext(fetcher=fetcher, now=now, since=src_since, known_urls=memory.known_urls,
-                           state=memory.state, previous_items=memory.previous_items, get_secret=get_secret)
         try:
-            result = make_source(cfg).fetch(ctx)
-        except Exception as exc:  # a bug in a source must not stop the other sources
-            log.error("source %s crashed: %s", cfg.id, traceback.format_exc(limit=3))
-            result = SourceResult(outcome=Outcome.SOURCE_ERROR,
-                                  message=f"抓取程序内部错误(请联系管理员): {type(exc).__name__}: {exc}")
-        new = 0
-        if result.items:
-            # Items are kept even from a failed attempt (e.g. page 1 read, page 2 failed): never lose posts.
-            new = store.upsert_posts(cfg, result.items, seen_at=started, attempt_id=attempt_id)
-        if new and result.outcome is Outcome.OK:
-            _check_evidence(store, cfg, attempt_id, started, evidence_settings)   # evidence.py (issue 10)
-        finished = now if simulated else datetime.now(timezone.utc)
-        store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new,
-                             covered_from=coverage(result, memory.state, memory.last_ok_at, started))
-        report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value,
-                                            result.message, len(result.items), new, result.requests))
-        log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,
-                 len(result.items), new, result.requests, result.message)
+            report.sources.append(_crawl_source(store, unit, cfg, fetcher=fetcher, now=now, simulated=simulated,
+                                                since=since, deep=deep, run_id=run_id, get_secret=get_secret,
+                                                evidence_settings=evidence_settings))
+        except Exception as exc:  # the store itself failed: this source's read is lost, the others go on
+            log.error("source %s could not be recorded: %s", cfg.id, traceback.format_exc(limit=3))
+            report.sources.append(SourceOutcome(cfg.id, cfg.channel, cfg.name, Outcome.SOURCE_ERROR.value,
+                                                f"抓取结果无法保存到数据库(请联系管理员): {type(exc).__name__}",
+                                                0, 0, 0))
     return report
+
+
+INTERRUPTED_AFTER = timedelta(hours=1)   # a source's crawl never takes this long: still "running" = crashed
+
+
+def _crawl_source(store: Store, unit: Unit, cfg: Any, *, fetcher: Any, now: datetime, simulated: bool,
+                  since: date, deep: date, run_id: str | None, get_secret: Any,
+                  evidence_settings: Any) -> SourceOutcome:
+    """One source: fetch, clean what came back, store it, record the attempt. A failure to store the
+    posts is this source's failed read (SOURCE_ERROR), recorded on its attempt."""
+    started = now if simulated else datetime.now(timezone.utc)
+    store.close_interrupted(cfg, started_before=started - INTERRUPTED_AFTER, now=started)
+    memory = store.source_memory(cfg)
+    attempt_id = store.start_attempt(cfg, started_at=started, run_id=run_id)
+    src_since = since if memory.state.get("covered_from") else min(since, deep)
+    ctx = CrawlContext(fetcher=fetcher, now=now, since=src_since, known_urls=memory.known_urls,
+                       state=memory.state, previous_items=memory.previous_items, get_secret=get_secret)
+    try:
+        result = make_source(cfg).fetch(ctx)
+    except Exception as exc:  # a bug in a source must not stop the other sources
+        log.error("source %s crashed: %s", cfg.id, traceback.format_exc(limit=3))
+        result = SourceResult(outcome=Outcome.SOURCE_ERROR,
+                              message=f"抓取程序内部错误(请联系管理员): {type(exc).__name__}: {exc}")
+    result = clean_result(result)
+    new = 0
+    if result.items:
+        # Items are kept even from a failed attempt (e.g. page 1 read, page 2 failed): never lose posts.
+        try:
+            new = store.upsert_posts(cfg, result.items, seen_at=started, attempt_id=attempt_id)
+        except Exception as exc:  # noqa: BLE001 - e.g. a value the database refuses
+            log.error("posts of %s could not be stored: %s", cfg.id, traceback.format_exc(limit=3))
+            result = SourceResult(outcome=Outcome.SOURCE_ERROR, requests=result.requests, pages=result.pages,
+                                  http_status=result.http_status,
+                                  message=f"抓取到{len(result.items)}条, 但保存失败(请联系管理员): "
+                                          f"{type(exc).__name__}: {str(exc)[:200]}")
+    if new and result.outcome is Outcome.OK:
+        _check_evidence(store, cfg, attempt_id, started, evidence_settings)   # evidence.py (issue 10)
+    finished = now if simulated else datetime.now(timezone.utc)
+    store.finish_attempt(attempt_id, cfg, result, finished_at=finished, items_new=new,
+                         covered_from=coverage(result, memory.state, memory.last_ok_at, started))
+    log.info("%s %s: %s, %d items (%d new), %d requests %s", unit.name, cfg.name, result.outcome.value,
+             len(result.items), new, result.requests, result.message)
+    return SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value, result.message,
+                         len(result.items), new, result.requests)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def clean_text(value: str | None) -> str:
+    """Crawled text as it may be stored and shown: no NUL or other control characters, no bidi
+    overrides (a title must not reorder a page), line breaks and tabs folded into spaces."""
+    if not value:
+        return ""
+    text = _BIDI.sub("", _CONTROL.sub("", str(value)))
+    return " ".join(text.split())
+
+
+def clean_result(result: SourceResult) -> SourceResult:
+    """The items of `result` with clean titles and http(s) URLs only; items whose link is not an
+    http(s) URL (javascript:, data:, …) are dropped and the read says so."""
+    if not result.items:
+        return result
+    items, dropped = [], 0
+    for it in result.items:
+        url = http_url(it.url)
+        if not url:
+            dropped += 1
+            continue
+        title = clean_text(it.title)
+        if url != it.url or title != it.title:
+            it = dataclasses.replace(it, url=url, title=title)
+        items.append(it)
+    if not dropped and len(items) == len(result.items) and all(a is b for a, b in zip(items, result.items)):
+        return result
+    note = f"{dropped}条的链接不是 http(s) 地址, 已忽略" if dropped else ""
+    message = "; ".join(m for m in (result.message, note) if m)
+    return dataclasses.replace(result, items=items, message=message)
 
 
 def _check_evidence(store: Store, cfg: Any, attempt_id: int, seen_at: datetime, settings: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from . import config
@@ -278,6 +278,17 @@ class Store:
         if row is None:
             return SourceMemory({}, frozenset(urls), None)
         return SourceMemory(dict(row.state or {}), frozenset(urls), row.last_ok_items, row.last_ok_at)
+
+    def close_interrupted(self, source: SourceConfig, *, started_before: datetime, now: datetime) -> int:
+        """Attempts of `source` still "running" that started before `started_before`: a crash left
+        them; they become INTERRUPTED (a failed read) so none hangs forever. Returns how many."""
+        with self.Session.begin() as s:
+            res = s.execute(update(CrawlAttempt)
+                            .where(CrawlAttempt.source_id == source.id, CrawlAttempt.outcome == "running",
+                                   CrawlAttempt.started_at < started_before)
+                            .values(outcome=Outcome.INTERRUPTED.value, finished_at=now,
+                                    message="抓取进程在完成前退出(被终止或重启), 本次结果未保存; 下次抓取自动重试"))
+            return res.rowcount or 0
 
     def start_attempt(self, source: SourceConfig, *, started_at: datetime, run_id: str | None,
                       kind: str = "crawl") -> int:

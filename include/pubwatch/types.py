@@ -39,6 +39,7 @@ class Outcome(str, enum.Enum):
     STALE = "stale"                # a bridge/feed that has itself stopped refreshing
     SOURCE_ERROR = "source_error"  # API error codes (quota, IP whitelist, auth), bad export file
     CONFIG_ERROR = "config_error"  # the registry entry cannot be used (bad URL, missing credentials)
+    INTERRUPTED = "interrupted"    # left "running" by a crash (kill, OOM, restart); closed by the next run
 
     @property
     def verified(self) -> bool:
@@ -57,6 +58,7 @@ OUTCOME_LABELS = {
     Outcome.STALE: "数据源未刷新",
     Outcome.SOURCE_ERROR: "数据源报错",
     Outcome.CONFIG_ERROR: "配置错误",
+    Outcome.INTERRUPTED: "抓取中断",
 }
 
 
