@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pubwatch.sources.listparse import ParsedList, article_date, cli_parse_list, parse_list
+from pubwatch.sources.listparse import ParsedList, article_date, article_date_found, cli_parse_list, parse_list
 from pubwatch.types import TZ
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lists"
@@ -340,14 +340,14 @@ def test_gkmlpt_api_takes_the_first_publication_time_in_shanghai():
     ({"releaseTime": "2026-11-23T07:30:00+08:00", "endTime": "2026-12-30"}, datetime(2026, 11, 23, 7, 30), None),
     ({"created_at": "2026-11-19 16:02:11"}, datetime(2026, 11, 19, 16, 2, 11), "weak_field"),
     ({"first_publish_time": 0, "publish_time": 1795390200}, datetime(2026, 11, 23, 7, 30), None),
-    ({"publishTime": "1900-01-01 00:00:00", "updateTime": "2026-11-23 07:30:00"},
-     datetime(2026, 11, 23, 7, 30), "weak_field"),
+    ({"publishTime": "1900-01-01 00:00:00", "updateTime": "2026-11-23 07:30:00"}, None, "implausible"),
     ({"date": "2026-11-23", "created_at": "2026-11-19"}, datetime(2026, 11, 23), None),
     ({"time": "2026-11-23", "createTime": "2026-11-19"}, datetime(2026, 11, 23), None),
     ({"deadline": "2026-11-24", "activityTime": "2026-11-22"}, None, None),
 ])
 def test_json_time_fields_by_meaning(row, expected, check):
-    body = json.dumps({"data": {"list": [{"title": "县教育局召开冬季校园安全工作会议", "url": "/a.html", **row}]}})
+    body = json.dumps({"data": {"list": [{"title": "县教育局召开冬季校园安全工作会议", "url": "/a.html", **row},
+                                         {"title": "县教育局开展校园安全检查", "url": "/b.html", "pubDate": "2026-11-10"}]}})
     item = parse_list(body, "http://x.gov.cn/api/list", reference=date(2026, 11, 25)).items[0]
     assert item.published == (expected.replace(tzinfo=TZ) if expected else None)
     assert item.extra.get("date_check") == check
@@ -394,3 +394,28 @@ def test_a_date_that_breaks_the_newest_first_order_is_unsure():
                               reference=date(2026, 11, 25))
     assert len(oldest_first.items) == 8                  # not newest-first: the order says nothing, no flags
     assert not any("date_check" in i.extra for i in oldest_first.items)
+
+
+def test_article_date_of_a_disclosure_page_is_its_publication_date_not_its_written_date():
+    """A gkmlpt-style content page: 索引号 / 发布机构 / 成文日期 come before 发布日期 in the metadata table."""
+    html = """<html><head><meta charset="utf-8"><title>关于开展冬季校园安全大检查的通知</title></head><body>
+    <div class="top">今天是2026年11月25日</div>
+    <div class="introduce"><table>
+    <tr><td class="first">索引号：</td><td>11441825007085215X/2026-00231</td><td class="first">分类：</td><td>教育</td></tr>
+    <tr><td class="first">发布机构：</td><td>连山县教育局</td><td class="first">成文日期：</td><td>2026-11-18</td></tr>
+    <tr><td class="first">名称：</td><td colspan="3">关于开展冬季校园安全大检查的通知</td></tr>
+    <tr><td class="first">文号：</td><td>连教〔2026〕60号</td><td class="first">发布日期：</td><td>2026-11-23</td></tr>
+    </table></div>
+    <h1>关于开展冬季校园安全大检查的通知</h1><div class="article-content"><p>各学校：定于2026年12月1日起开展……</p></div>
+    </body></html>"""
+    when, how = article_date_found(html, "http://x/post_1.html", date(2026, 11, 25))
+    assert when == datetime(2026, 11, 23, tzinfo=TZ) and how == "label"
+
+
+def test_article_date_skips_placeholders_and_reads_split_cells():
+    html = """<html><head><meta name="PubDate" content="1900-01-01 00:00"></head><body><h1>县政府召开常务会议</h1>
+    <div class="info"><span>发布时间：</span><span>2026-11-20</span><span>10:30</span> 来源：县政府办</div></body></html>"""
+    assert article_date_found(html, "http://x/a.html", date(2026, 11, 25)) == (
+        datetime(2026, 11, 20, 10, 30, tzinfo=TZ), "label")
+    future = '<html><head><meta name="publishdate" content="2027-03-01"></head><body><h1>t</h1></body></html>'
+    assert article_date_found(future, "http://x/a.html", date(2026, 11, 25)) == (None, None)

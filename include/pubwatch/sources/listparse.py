@@ -64,7 +64,7 @@ from ..dates import (DISORDER_DAYS, LABEL_PUBLISHED, LABEL_WRITTEN, DateMatch, i
 from ..encoding import decode_html, normalize_charset
 from ..types import TZ, ListItem
 
-__all__ = ["ParsedList", "parse_list", "article_date", "cli_parse_list", "PROFILES"]
+__all__ = ["ParsedList", "parse_list", "article_date", "article_date_found", "cli_parse_list", "PROFILES"]
 
 PROFILES = ("auto", "trs", "jcms", "table", "json", "selectors", "generic")
 
@@ -649,26 +649,32 @@ def _day_key(m: DateMatch) -> tuple[int, int, int]:
 
 
 def _choose(r: _Raw, reference: date) -> None:
-    """Pick the entry's date from its candidates: implausible ones (before 2000, after the read)
-    are set aside; the highest rank wins; the choice is marked unsure (r.check) when several dates
-    tie at that rank, when a weak source (below R_LABEL_PUB) is contradicted by another candidate,
-    or when only a created/updated time or a document's own date (成文日期) is known."""
+    """Pick the entry's date from its candidates: the highest rank wins; if what ranks highest is
+    implausible (before 2000, after the read: a CMS placeholder such as 1900-01-01) the entry has no
+    date (r.implausible says why). The choice is marked unsure (r.check) when several dates tie at
+    that rank, when a weak source (below R_LABEL_PUB) is contradicted by another candidate, or when
+    only a created/updated time or a document's own date (成文日期) is known."""
     good: list[tuple[int, DateMatch, str | None]] = []
-    bad: list[DateMatch] = []
+    bad: list[tuple[int, DateMatch]] = []
     for rank, m, fld in r.cands:
         if m.year is not None:
             dt = m.on(m.year)
             if dt is None:
                 continue
             if not plausible(dt, reference):
-                bad.append(m)
+                bad.append((rank, m))
                 continue
         good.append((rank, m, fld))
-    if not good:
+    top_bad = max(bad, key=lambda c: c[0]) if bad else None
+    if not good or top_bad is not None and top_bad[0] >= max(c[0] for c in good):
         r.when = None
-        if bad:
-            r.implausible = f"{bad[0].year:04d}-{bad[0].month:02d}-{bad[0].day:02d}"
+        if top_bad is not None:
+            m = top_bad[1]
+            r.implausible = f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
             r.check = CHECK_IMPLAUSIBLE
+            if good:
+                r.extra = {**r.extra, "list_dates": sorted({_iso_day(c[1], reference) for c in good} - {None},
+                                                           reverse=True)}
         return
     best = max(c[0] for c in good)
     top = [c for c in good if c[0] == best]
@@ -1132,13 +1138,29 @@ _DATE_BOX = re.compile(r"date|time|info|fbsj|source|pubtime|xxgk|article[-_]?att
 
 
 def article_date(body: bytes | str, url: str, reference: date | None = None) -> datetime | None:
-    """Publication time of an article page: common <meta> names, then the labelled date line
-    ("发布时间：…", "日期：…"), then a date in an info/date box, then the first full date after the
-    headline. None if the page states none (a header's "今天是…" is never taken)."""
+    """Publication time of an article page (see `article_date_found`), or None."""
+    return article_date_found(body, url, reference)[0]
+
+
+def article_date_found(body: bytes | str, url: str, reference: date | None = None
+                       ) -> tuple[datetime | None, str | None]:
+    """Publication time of an article page and where it was found: common <meta> names
+    ("meta:pubdate" …), then the labelled date line ("label": "发布时间：…" over "日期：…" over
+    "成文日期：…"), then a date in an info/date box ("box"), then the first full date after the
+    headline ("heading"). Implausible dates (before 2000, after `reference` + 1 day) are skipped.
+    (None, None) if the page states none (a header's "今天是…" is never taken)."""
+    reference = reference or datetime.now(TZ).date()
     text = _to_text(body, None)
     root = _parse_tree(text)
     if root is None:
-        return None
+        return None, None
+
+    def ok(found: DateMatch | None) -> datetime | None:
+        if found is None:
+            return None
+        when = found.on(found.year) if found.year else _with_year(found, reference)
+        return when if when is not None and plausible(when, reference) else None
+
     metas = {}
     for meta in root.iter("meta"):
         key = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
@@ -1146,31 +1168,32 @@ def article_date(body: bytes | str, url: str, reference: date | None = None) -> 
             metas.setdefault(key, meta.get("content"))
     for name in _META_DATE_NAMES:
         if name in metas:
-            found = scan_date(metas[name], month_day=False)
-            if found:
-                return found.on(found.year)
+            when = ok(scan_date(metas[name], month_day=False))
+            if when:
+                return when, f"meta:{name}"
     for bad in root.iter("script", "style", "noscript"):
         bad.text = ""
     body_el = root.find(".//body")
     scope = body_el if body_el is not None else root
-    page_text = _text(scope)
-    labelled = scan_date(page_text, labelled_only=True)
-    if labelled:
-        return labelled.on(labelled.year) if labelled.year else _with_year(labelled, reference)
+    page_text = " ".join(_pieces(scope))
+    when = ok(scan_date(page_text, labelled_only=True))
+    if when:
+        return when, "label"
     for el in scope.iter("div", "span", "p", "td", "li", "em", "small", "time"):
         if _DATE_BOX.search(_classes(el)) and not _excluded(el):
-            t = _text(el)
+            t = " ".join(_pieces(el))
             if len(t) <= 200:
-                found = scan_date(t, month_day=False)
-                if found:
-                    return found.on(found.year)
+                when = ok(scan_date(t, month_day=False))
+                if when:
+                    return when, "box"
     heading = next((h for h in scope.iter("h1", "h2") if _text(h)), None)
     if heading is not None:
-        after = page_text.split(_text(heading), 1)[-1]
-        found = scan_date(after[:600], month_day=False)
-        if found:
-            return found.on(found.year)
-    return None
+        title = " ".join(_pieces(heading))
+        after = page_text.split(title, 1)[-1] if title in page_text else page_text
+        when = ok(scan_date(after[:600], month_day=False))
+        if when:
+            return when, "heading"
+    return None, None
 
 
 def _with_year(found: DateMatch, reference: date | None) -> datetime | None:
