@@ -419,3 +419,27 @@ def test_article_date_skips_placeholders_and_reads_split_cells():
         datetime(2026, 11, 20, 10, 30, tzinfo=TZ), "label")
     future = '<html><head><meta name="publishdate" content="2027-03-01"></head><body><h1>t</h1></body></html>'
     assert article_date_found(future, "http://x/a.html", date(2026, 11, 25)) == (None, None)
+
+
+def test_json_times_that_are_not_the_items_are_never_taken():
+    """The answer's own time, a category's update time and an attachment's upload time are not the
+    article's publication time."""
+    body = json.dumps({"serverTime": 1795590000000, "classify": {"id": 7, "updated_at": "2026-11-24 18:00:00"},
+                       "articles": [{"title": "县教育局召开冬季校园安全工作会议", "url": "/a.html",
+                                     "attachment": [{"name": "通知.pdf", "created_at": "2026-11-24 17:00:00"}],
+                                     "classify": {"updated_at": "2026-11-24 18:00:00"}},
+                                    {"title": "县教育局开展校园安全检查", "url": "/b.html", "publish_time": 1795390200}]})
+    items = parse_list(body, "http://x.gov.cn/gkmlpt/api/all/7", reference=date(2026, 11, 25)).items
+    assert items[0].published is None and items[0].extra == {}
+    assert items[1].published == datetime(2026, 11, 23, 7, 30, tzinfo=TZ)
+
+
+def test_selectors_date_element_with_day_and_year_month_apart():
+    html = """<div class="list">""" + "".join(
+        f"""<div class="item"><div class="rq"><b>{d:02d}</b><i>2026-11</i></div>
+        <a class="bt" href="/a{d}.html">县卫健委开展冬季传染病防控督导第{d}次</a><p>将于12月{d}日前完成。</p></div>"""
+        for d in (24, 20, 16)) + "</div>"
+    parsed = parse_list(html, "http://x.gov.cn/a/", reference=date(2026, 11, 25),
+                        selectors={"item": "div.item", "link": "a.bt", "date": "div.rq"})
+    assert parsed.profile == "selectors"
+    assert [i.published.date().day for i in parsed.items] == [24, 20, 16]
