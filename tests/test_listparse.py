@@ -443,3 +443,12 @@ def test_selectors_date_element_with_day_and_year_month_apart():
                         selectors={"item": "div.item", "link": "a.bt", "date": "div.rq"})
     assert parsed.profile == "selectors"
     assert [i.published.date().day for i in parsed.items] == [24, 20, 16]
+
+
+def test_header_row_after_a_caption_row():
+    html = """<table class="xxgk"><tr><td colspan="5">县教育局政府信息公开目录</td></tr>
+    <tr><td>序号</td><td>信息名称</td><td>发布机构</td><td>成文日期</td><td>发布日期</td></tr>""" + "".join(
+        f"<tr>\n<td>{i}</td>\n<td><a href='/a{i}.html'>县教育局关于做好第{i}项工作的通知</a></td>\n<td>县教育局</td>\n"
+        f"<td>2026-11-{10 + i:02d}</td>\n<td>2026-11-{14 + i:02d}</td>\n</tr>" for i in (3, 2, 1)) + "</table>"
+    parsed = parse_list(html, "http://x.gov.cn/xxgk/", reference=date(2026, 11, 25))
+    assert [i.published.day for i in parsed.items] == [17, 16, 15]

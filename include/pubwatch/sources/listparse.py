@@ -98,7 +98,6 @@ R_WRITTEN = 1         # a document's own date: 成文日期 / 印发日期 / 发
 
 # ListItem.extra["date_check"]: why the list's date is not certain (the portal source then reads the
 # article page of a new item once and keeps both dates).
-CHECK_NONE = "no_date"
 CHECK_SEVERAL = "several_dates"
 CHECK_WRITTEN = "written_date"
 CHECK_WEAK = "weak_field"
@@ -358,11 +357,10 @@ def _entry_dates(el, link, cells: dict | None) -> tuple[list[tuple[int, DateMatc
     return cands, drop
 
 
-def _entry(el, *, link=None, title_el=None, date_text: str | None = None,
-           date_cell=None, date_el=None, cells: dict | None = None) -> _Raw | None:
-    """One list entry from a block element, or None if it holds no content link. `date_text` /
-    `date_el` (the registry's date selector) and `date_cell` fix where the date is; otherwise
-    every date the entry states is collected and ranked by meaning (`_entry_dates`)."""
+def _entry(el, *, link=None, title_el=None, date_el=None, cells: dict | None = None) -> _Raw | None:
+    """One list entry from a block element, or None if it holds no content link. `date_el` (the
+    registry's date selector) fixes where the date is; otherwise every date the entry states is
+    collected and ranked by meaning (`_entry_dates`; `cells`: a table row's cells by header meaning)."""
     if link is None:
         links = _content_links(el)
         if not links or len({a.get("href") for a, _ in links}) > _MAX_LINKS or len(_text(el)) > _MAX_ENTRY_CHARS:
@@ -373,20 +371,12 @@ def _entry(el, *, link=None, title_el=None, date_text: str | None = None,
         return None
     cands: list[tuple[int, DateMatch, str | None]] = []
     drop = None
-    fixed = date_text is not None or date_el is not None
+    fixed = date_el is not None
     if date_el is not None:
         found = _element_date(date_el, _pieces(date_el)) or scan_date(" ".join(_pieces(date_el)))
         if found:
             cands.append((R_ADMIN, found, None))
-    elif date_text is not None:
-        found = scan_date(date_text)
-        if found:
-            cands.append((R_ADMIN, found, None))
-    elif date_cell is not None:
-        found = scan_date(" ".join(_pieces(date_cell)))
-        if found:
-            cands.append((R_COLUMN_PUB, found, None))
-    if not cands and not fixed:
+    else:
         cands, drop = _entry_dates(el, link, cells)
     source = title_el if title_el is not None else link
     title = _title_of(source, drop if source is link else None)
@@ -461,20 +451,26 @@ def _header_meaning(label: str) -> tuple[int, str] | None:
 
 
 def _header_columns(rows: list) -> list[tuple[int, str] | None] | None:
-    """The meaning of each column of a table (`_header_meaning`), from its header row; None when the
-    table has no header row that names a date column."""
+    """The meaning of each column of a table (`_header_meaning`), from its header row (the first of
+    the first three rows without content links that names a date column, after a caption row, say);
+    None when there is none."""
     table = rows[0].getparent()
     while table is not None and table.tag != "table":
         table = table.getparent()
     if table is None:
         return None
+    tried = 0
     for tr in table.iter("tr"):
         cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("th", "td")]
         labels = [_text(c) for c in cells]
         if not any(labels) or tr.find(".//a[@href]") is not None and tr.find("th") is None:
             continue
         meanings = [_header_meaning(lab) for lab in labels]
-        return meanings if any(m is not None and m[0] > 0 for m in meanings) else None
+        if any(m is not None and m[0] > 0 for m in meanings):
+            return meanings
+        tried += 1
+        if tried >= 3:
+            break
     return None
 
 
