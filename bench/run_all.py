@@ -18,7 +18,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 GOALS = {"recrawl_requests_per_column": "≤ 1.2", "dag_parse_max_s": "< 0.5",
-         "crawl_wall_ratio_pubwatch_over_scrapy": "≤ 1 is better"}
+         "crawl_wall_ratio_pubwatch_over_scrapy": "≤ 1 is better",
+         "article_requests_per_new_post": "≤ 1", "new_posts_dated_right_pct": "100",
+         "recrawl_no_new_posts_requests_per_column_304": "≤ 1.2",
+         "recrawl_no_new_posts_requests_per_column_200": "≤ 1.2"}
 
 
 def run(script: Path, timeout: float) -> tuple[float, int, str]:

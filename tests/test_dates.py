@@ -1,7 +1,7 @@
 """Chinese portal date formats, year inference, and properties (hypothesis)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -143,3 +143,44 @@ def test_infer_years_recovers_a_descending_list(start, gaps, lead):
     got = infer_years([(x.month, x.day) for x in true], ref)
     assert all(g is not None and g <= ref + timedelta(days=1) for g in got)
     assert got == true
+
+
+# ---------------------------------------------------------------- meaning and plausibility (issue #15)
+from pubwatch.dates import EARLIEST, plausible, scan_labelled, scan_split_date  # noqa: E402
+
+
+@pytest.mark.parametrize("pieces,expected", [
+    (["05", "2026-11"], (2026, 11, 5)), (["5", "2026年11月"], (2026, 11, 5)), (["2026.11", "05"], (2026, 11, 5)),
+    (["2026-11", "05日"], (2026, 11, 5)), (["09-30", "2026"], (2026, 9, 30)), (["2026", "09-30"], (2026, 9, 30)),
+    (["05", "11月"], (None, 11, 5)), (["１５", "２０２６－１１"], (2026, 11, 15)),
+])
+def test_split_dates(pieces, expected):
+    m = scan_split_date(pieces)
+    assert m is not None and (m.year, m.month, m.day) == expected
+
+
+@pytest.mark.parametrize("pieces", [["31", "2026-11"], ["05"], ["2026-11"], ["县教育局", "2026-11"],
+                                    ["05", "2026-11", "浏览 35"], ["30", "02月"]])
+def test_not_split_dates(pieces):
+    assert scan_split_date(pieces) is None
+
+
+@pytest.mark.parametrize("text,kind,day", [
+    ("发布时间：2026-11-20", "published", 20), ("公开日期:2026-11-20", "published", 20),
+    ("日期：2026-11-20", "plain", 20), ("报名时间：2026-12-01至12-05", "plain", 1),
+    ("成文日期：2026-11-16", "written", 16), ("印发日期：2026年11月16日", "written", 16),
+    ("成文日期：2026-11-16 发布日期：2026-11-20", "published", 20),
+])
+def test_labels_say_what_the_date_means(text, kind, day):
+    m, got = scan_labelled(text)
+    assert got == kind and m.day == day
+
+
+def test_plausible_publication_dates():
+    assert EARLIEST == date(2000, 1, 1)
+    assert not plausible(date(1900, 1, 1), REF) and not plausible(date(1999, 12, 31), REF)
+    assert plausible(date(2000, 1, 1), REF) and plausible(REF, REF) and plausible(REF + timedelta(days=1), REF)
+    assert not plausible(REF + timedelta(days=2), REF)
+    assert not plausible(at(1970, 1, 1, 8), REF)
+    assert plausible(datetime(2026, 11, 26, 15, 59, tzinfo=timezone.utc), REF)       # 11-26 23:59 in Shanghai
+    assert not plausible(datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc), REF)    # 11-27 00:00 in Shanghai

@@ -226,3 +226,101 @@ def test_article_date_fallback_for_new_undated_items(srv):
     assert srv.hits(f"/jyj/gzdt/202611/{slugs[3]}.html") == []
     assert srv.hits(f"/jyj/gzdt/202611/{slugs[2]}.html") == []
     assert res.requests == 3
+
+
+# -- dates by meaning, confirmed from the article when the list is unsure (issue #15) ------------------
+def xxgk_table(rows: list[tuple[str, str, str, str]], *, header: bool = True) -> str:
+    """A 信息公开目录 table: (slug, title, 成文日期, 发布日期) rows, newest first."""
+    head = ("<tr class='head'><td>序号</td><td>信息名称</td><td>发布机构</td><td>成文日期</td><td>发布日期</td></tr>"
+            if header else "")
+    body = "\n".join(f"<tr>\n<td>{i + 1}</td>\n<td class='mc'><a href='./{slug}.html' target='_blank'>{html.escape(t)}</a></td>"
+                     f"\n<td>县教育局</td>\n<td>{cw}</td>\n<td>{fb}</td>\n</tr>"
+                     for i, (slug, t, cw, fb) in enumerate(rows))
+    return f"""<html><head><meta charset="utf-8"><title>法定主动公开内容_县教育局</title></head><body>
+<div class="nav"><a href="/">首页</a> <a href="/xxgk/">信息公开</a></div>
+<table class="xxgk-list">{head}
+{body}
+</table></body></html>"""
+
+
+TABLE_ROWS = [("t20261120_3", "县教育局关于做好冬季学校安全工作的通知", "2026-11-13", "2026-11-20"),
+              ("t20261118_2", "县教育局2026年学生资助政策宣传月活动实施方案", "2026-11-12", "2026-11-18"),
+              ("t20261116_1", "县教育局关于公布秋季学期学校作息时间的通知", "2026-11-10", "2026-11-16")]
+
+
+def test_table_with_issuing_body_and_written_date_columns_needs_no_article(srv):
+    srv.route("/xxgk/jyj/", body=xxgk_table(TABLE_ROWS))
+    with fetcher() as f:
+        res = column(srv.url("/xxgk/jyj/")).fetch(ctx(f))
+    assert res.outcome is Outcome.OK, res.message
+    assert [i.published.date() for i in res.items] == [date(2026, 11, 20), date(2026, 11, 18), date(2026, 11, 16)]
+    assert res.requests == 1 and all(i.extra["date_field"] == "发布日期" for i in res.items)
+
+
+def test_unsure_list_dates_are_confirmed_from_the_article_once_when_first_seen(srv):
+    """Without a header the row shows two dates (成文, 发布): the list takes the later one and marks
+    it unsure; the article of each new row is read once, and both dates are kept."""
+    srv.route("/xxgk/jyj/", body=xxgk_table(TABLE_ROWS, header=False))
+    srv.route("/xxgk/jyj/t20261120_3.html", body=article("通知", datetime(2026, 11, 20, 16, 30)))
+    srv.route("/xxgk/jyj/t20261118_2.html", body=article("方案", datetime(2026, 11, 19, 9, 0)))
+    known = frozenset({srv.url("/xxgk/jyj/t20261116_1.html")})
+    with fetcher() as f:
+        res = column(srv.url("/xxgk/jyj/")).fetch(ctx(f, known_urls=known))
+        again = column(srv.url("/xxgk/jyj/")).fetch(ctx(f, known_urls=frozenset(i.url for i in res.items)))
+    assert res.outcome is Outcome.OK, res.message
+    a, b, c = res.items
+    assert a.published == datetime(2026, 11, 20, 16, 30, tzinfo=TZ)          # same day, the article's time
+    assert a.extra["list_date"] == "2026-11-20T00:00:00+08:00" and a.extra["date_from"] == "article"
+    assert a.extra["article_date"] == "2026-11-20T16:30:00+08:00" and a.extra["article_date_from"] == "meta:pubdate"
+    assert b.published == datetime(2026, 11, 19, 9, 0, tzinfo=TZ)            # the article wins over an unsure list
+    assert b.extra["list_dates"] == ["2026-11-18", "2026-11-12"] and b.extra["date_check"] == "several_dates"
+    assert c.published.date() == date(2026, 11, 16) and "article_date" not in c.extra   # known: not reopened
+    assert res.requests == 3 and srv.hits("/xxgk/jyj/t20261116_1.html") == []
+    assert "2条列表日期存疑" in res.message and "1条改用正文日期" in res.message
+    assert again.outcome is Outcome.OK and again.requests == 1                # no new post, no article
+
+
+def test_placeholder_dates_are_replaced_by_the_article_date_and_said(srv):
+    rows = [(s, t, cw, "1900-01-01" if i == 0 else fb) for i, (s, t, cw, fb) in enumerate(TABLE_ROWS)]
+    srv.route("/xxgk/jyj/", body=xxgk_table(rows))
+    srv.route("/xxgk/jyj/t20261120_3.html", body=article("通知", datetime(2026, 11, 20, 10, 0)))
+    with fetcher() as f:
+        res = column(srv.url("/xxgk/jyj/")).fetch(ctx(f))
+    assert res.outcome is Outcome.OK, res.message
+    first = res.items[0]
+    assert first.published == datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+    assert first.extra["date_implausible"] == "1900-01-01" and first.extra["list_date"] is None
+    assert "1条列表日期不可信" in res.message and "1900-01-01" in res.message
+    assert res.requests == 2
+
+
+def test_a_list_of_placeholder_dates_only_is_parse_failed(srv):
+    rows = [(s, t, "1900-01-01", "1900-01-01") for s, t, _, _ in TABLE_ROWS]
+    srv.route("/xxgk/jyj/", body=xxgk_table(rows))
+    with fetcher() as f:
+        res = column(srv.url("/xxgk/jyj/")).fetch(ctx(f))
+    assert res.outcome is Outcome.PARSE_FAILED and res.items == []
+    assert "全部不可信" in res.message and "1900-01-01" in res.message and res.requests == 1
+
+
+def test_an_article_with_a_placeholder_date_does_not_date_the_post(srv):
+    url = serve_column(srv, posts(3), dates=False)
+    for slug, title, d in posts(3):
+        srv.route(f"/jyj/gzdt/{d:%Y%m}/{slug}.html", body=article(title, datetime(1900, 1, 1)))
+    with fetcher() as f:
+        res = column(url).fetch(ctx(f))
+    assert res.outcome is Outcome.OK and [i.published for i in res.items] == [None, None, None]
+    assert res.requests == 4
+
+
+def test_a_date_breaking_the_list_order_is_confirmed_from_the_article(srv):
+    items = posts(8)
+    slug, title, _ = items[3]
+    items[3] = (slug, title, date(2025, 11, 16))                  # a typo'd year on the list
+    url = serve_column(srv, items)
+    srv.route(f"/jyj/gzdt/202511/{slug}.html", body=article(title, datetime(2026, 11, 16, 11, 0)))
+    with fetcher() as f:
+        res = column(url).fetch(ctx(f))
+    odd = res.items[3]
+    assert odd.published == datetime(2026, 11, 16, 11, 0, tzinfo=TZ) and odd.extra["date_check"] == "out_of_order"
+    assert odd.extra["list_date"] == "2025-11-16T00:00:00+08:00" and res.requests == 2

@@ -156,3 +156,58 @@ def test_any_interleaving_of_senders_delivers_at_most_once(schedule):
         if any(p == "claimed" for p in state.values()):
             assert rows[0].status == SENDING
     assert delivered <= 1
+
+
+# ---------------------------------------------------------------------------------------- list dates (#15)
+from pubwatch.dates import plausible  # noqa: E402
+from pubwatch.sources.listparse import parse_list  # noqa: E402
+
+REF = date(2026, 11, 25)
+recent = st.dates(min_value=date(2019, 1, 1), max_value=REF)
+
+
+@given(order=st.permutations(["序号", "索引号", "信息名称", "发布机构", "成文日期", "发布日期"]),
+       rows=st.lists(st.tuples(recent, st.integers(0, 40)), min_size=1, max_size=6),
+       fmt=st.sampled_from(["{d:%Y-%m-%d}", "{d:%Y年%m月%d日}", "{d:%Y/%m/%d}"]), newline=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_table_columns_in_any_order_give_the_publication_date(order, rows, fmt, newline):
+    """Whatever the column order, a 信息公开 row is dated by 发布日期 — never 成文日期 or 发布机构."""
+    sep = "\n" if newline else ""
+    body = []
+    for i, (pub, lag) in enumerate(rows):
+        cells = {"序号": str(i + 1), "索引号": f"11620523013857123X/{pub.year}-{i:05d}",
+                 "信息名称": f"<a href='/a{i}.html'>县教育局关于做好第{i}项重点工作的通知</a>",
+                 "发布机构": "县教育局", "成文日期": fmt.format(d=pub - timedelta(days=lag)), "发布日期": fmt.format(d=pub)}
+        body.append("<tr>" + sep.join(f"<td>{cells[c]}</td>" for c in order) + "</tr>")
+    head = "<tr>" + "".join(f"<th>{c}</th>" for c in order) + "</tr>"
+    parsed = parse_list(f"<table class='xxgk'>{head}{''.join(body)}</table>", "http://x.gov.cn/xxgk/", reference=REF)
+    assert [i.published.date() for i in parsed.items] == [pub for pub, _ in rows]
+
+
+@given(day=recent, others=st.lists(st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)),
+                                    min_size=1, max_size=3),
+       style=st.sampled_from(["{d.year}年{d.month}月{d.day}日", "{d:%Y-%m-%d}", "{d.month}月{d.day}日",
+                              "报名时间：{d:%Y-%m-%d}", "截止日期：{d:%Y年%m月%d日}"]),
+       box=st.sampled_from(['<div class="date"><span>{d:%d}</span><em>{d:%Y-%m}</em></div>',
+                            '<span class="time">{d:%Y-%m-%d}</span>', '<span>{d:%Y-%m-%d}</span>']))
+@settings(max_examples=150, deadline=None)
+def test_summary_dates_never_date_a_news_card(day, others, style, box):
+    summary = "，".join(f"{style.format(d=o)}开展第{k}阶段工作" for k, o in enumerate(others))
+    cards = "".join(f"<li><h3><a href='/c{i}.html'>县农业农村局开展冬季动物防疫技术培训第{i}期</a></h3>"
+                    f"<p>{summary}，要求各乡镇提高站位、压实责任、确保实效。</p>{box.format(d=day)}</li>" for i in range(3))
+    parsed = parse_list(f"<ul class='news'>{cards}</ul>", "http://x.gov.cn/a/", reference=REF)
+    assert [i.published.date() for i in parsed.items] == [day] * 3
+
+
+@given(stamps=st.lists(st.dates(min_value=date(1900, 1, 1), max_value=date(2040, 12, 31)), min_size=1, max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_a_parsed_list_never_states_an_implausible_date(stamps):
+    lis = "".join(f"<li><a href='/a{i}.html'>县政府召开常务会议研究部署第{i}项工作</a><span>{d:%Y-%m-%d}</span></li>"
+                  for i, d in enumerate(stamps))
+    parsed = parse_list(f"<ul class='list'>{lis}</ul>", "http://x.gov.cn/a/", reference=REF)
+    if not parsed.is_list:                     # every date implausible: the page dates nothing
+        assert not any(plausible(d, REF) for d in stamps) and parsed.notes
+        return
+    assert all(i.published is None or plausible(i.published, REF) for i in parsed.items)
+    assert [i.published.date() if i.published else None for i in parsed.items] == [
+        d if plausible(d, REF) else None for d in stamps]

@@ -5,6 +5,12 @@ Handled: 2026-11-20, 2026/11/20, 2026.11.20, 2026年11月20日, an optional time
 full-width digits and punctuation (NFKC), and labelled dates ("发布时间：…", "日期:…"), a labelled
 date winning over other dates in the same text.
 
+A labelled date also says what its label means (`scan_labelled`): a publication label (发布时间),
+a plain 日期/时间, or a document's own date (成文日期/印发日期) — list parsers rank them. A date whose
+day and year-month sit in two elements ("05" + "2026-11") is read by `scan_split_date` from the
+pieces' texts. `plausible` says whether a day can be a publication date at all (not before 2000,
+not after the read + TOLERANCE): CMS placeholders such as 1900-01-01 are not.
+
 Dates without a year get the latest year that does not put them after the reference day (+1 day of
 tolerance for clock and time-zone skew); in a newest-first list, `infer_years` lets the year go
 down when the month-day jumps up (December after January). Everything returned is aware, in
@@ -20,11 +26,13 @@ from typing import Sequence
 
 from .types import TZ
 
-__all__ = ["DateMatch", "scan_date", "find_date", "infer_year", "infer_years", "normalize_text",
-           "TOLERANCE", "DISORDER_DAYS"]
+__all__ = ["DateMatch", "scan_date", "scan_labelled", "scan_split_date", "find_date", "infer_year",
+           "infer_years", "normalize_text", "plausible", "TOLERANCE", "DISORDER_DAYS", "EARLIEST",
+           "LABEL_PUBLISHED", "LABEL_PLAIN", "LABEL_WRITTEN"]
 
 TOLERANCE = timedelta(days=1)      # a date may be at most this far after the reference day
 DISORDER_DAYS = 7                  # a newest-first list may be out of order by this much
+EARLIEST = date(2000, 1, 1)        # no county portal post is older: 1900-01-01, 1970-01-01 are placeholders
 
 _TIME = (r"(?:\s*(?:T|\s)?\s*(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2}))?"
          r"(?:\s*秒)?(?:\.\d+)?(?:\s*(?P<tz>Z|[+-]\d{2}:?\d{2}))?(?!\d))?")
@@ -38,6 +46,17 @@ _STRONG_LABEL = r"(?:发布时间|发布日期|发表时间|发表日期|公开�
 _WEAK_LABEL = r"(?:(?<!成文)(?<!发文)(?<!印发)日期|(?<!浏览)时间)"
 _LATE_LABEL = r"(?:成文日期|发文日期|印发日期)"
 _LABELS = [re.compile(lab + r"\s*[:]?\s*[\[(【]?\s*") for lab in (_STRONG_LABEL, _WEAK_LABEL, _LATE_LABEL)]
+LABEL_PUBLISHED, LABEL_PLAIN, LABEL_WRITTEN = "published", "plain", "written"
+_LABEL_KINDS = (LABEL_PUBLISHED, LABEL_PLAIN, LABEL_WRITTEN)
+# A day and a year-month in two elements, read from the pieces joined by one space: "05 2026-11",
+# "2026.11 05", "09-30 2018", "2026 11-05", "05 11月" (no year).
+_SPLIT = [
+    (re.compile(r"^(?P<d>\d{1,2})\s*日?\s+(?P<y>(?:19|20)\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?$"), True),
+    (re.compile(r"^(?P<y>(?:19|20)\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?\s+(?P<d>\d{1,2})\s*日?$"), True),
+    (re.compile(r"^(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?\s+(?P<y>(?:19|20)\d{2})\s*年?$"), True),
+    (re.compile(r"^(?P<y>(?:19|20)\d{2})\s*年?\s+(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?$"), True),
+    (re.compile(r"^(?P<d>\d{1,2})\s*日?\s+(?P<m>\d{1,2})\s*月$"), False),
+]
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,53 @@ def scan_date(text: str, *, month_day: bool = True, labelled_only: bool = False)
     if found is None and month_day:
         found = _first(_MONTH_DAY, text, False)
     return found
+
+
+def scan_labelled(text: str, *, month_day: bool = True) -> tuple[DateMatch, str] | None:
+    """The first labelled date of `text` and what its label means: LABEL_PUBLISHED (发布时间,
+    公开日期, 更新时间 …), LABEL_PLAIN (日期, 时间) or LABEL_WRITTEN (成文日期, 印发日期, 发文日期)."""
+    if not text:
+        return None
+    text = normalize_text(text)
+    for label, kind in zip(_LABELS, _LABEL_KINDS):
+        for lm in label.finditer(text):
+            found = _first(_FULL, text, True, lm.end(), anchored=True)
+            if found is None and month_day:
+                found = _first(_MONTH_DAY, text, False, lm.end(), anchored=True)
+            if found:
+                return found, kind
+    return None
+
+
+def scan_split_date(pieces: Sequence[str]) -> DateMatch | None:
+    """A date printed in two or three elements, e.g. ["05", "2026-11"] (day, year-month) or
+    ["09-30", "2018"]; None unless the pieces together are exactly such a date."""
+    if not 2 <= len(pieces) <= 3:
+        return None
+    text = normalize_text(" ".join(p.strip() for p in pieces if p.strip()))
+    if len(text) > 24:
+        return None
+    for pattern, has_year in _SPLIT:
+        m = pattern.match(text)
+        if not m:
+            continue
+        year = int(m.group("y")) if has_year else None
+        month, day = int(m.group("m")), int(m.group("d"))
+        try:
+            date(year or 2000, month, day)
+        except ValueError:
+            return None
+        return DateMatch(year, month, day, None, None, 0, len(text))
+    return None
+
+
+def plausible(when: date | datetime, reference: date | None = None) -> bool:
+    """True if `when` can be a publication date read on `reference` (default today): not before
+    EARLIEST (2000-01-01) and not after reference + TOLERANCE. Aware datetimes are compared by their
+    Asia/Shanghai day."""
+    if isinstance(when, datetime):
+        when = (when.astimezone(TZ) if when.tzinfo is not None else when).date()
+    return EARLIEST <= when <= (reference or _today()) + TOLERANCE
 
 
 def _today() -> date:

@@ -2,7 +2,7 @@
 
 It serves, for the demo registry (include/units.yaml), per-unit column lists in three CMS styles —
 TRS WCM (UTF-8, `createPageHTML` pagination), 大汉 JCMS (GBK, `<datastore>` records) and a 信息公开
-table (GBK) — article pages with `<meta name="PubDate">`, one RSS feed per WeChat account, a unit
+table (GBK; 发布机构 and 成文日期 columns next to 发布日期) — article pages with `<meta name="PubDate">`, one RSS feed per WeChat account, a unit
 whose site answers 503, and one behind an anti-bot 412 challenge. ETag / Last-Modified revalidation
 works like a real CMS behind nginx, so a steady-state re-crawl costs one request per column.
 """
@@ -12,7 +12,7 @@ import hashlib
 import html
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -95,17 +95,22 @@ def _jcms_list(unit: str, colid: int, posts: list[DemoPost]) -> str:
 
 
 def _table_list(unit: str, posts: list[DemoPost]) -> str:
-    rows = "\n".join(
-        f"<tr><td>{unit.upper()}-{p.published:%Y}-{p.seq:04d}</td>"
-        f'<td class="title"><a href="/art/{unit}/{p.slug}.html" target="_blank">{html.escape(p.title)}</a></td>'
-        f"<td>{p.published:%Y年%m月%d日}</td></tr>" for p in posts[:30])
+    """A 信息公开目录 table as county platforms print it: 序号 / 信息名称 / 发布机构 / 成文日期 /
+    发布日期. The 成文日期 (the document's own date) is a few days before publication: a reader that
+    takes the first column matching 发布 (发布机构) or the first date of a row gets the wrong week."""
     name = content.UNIT_SHORT[unit]
+    rows = "\n".join(
+        f"<tr>\n<td>{i + 1}</td>\n"
+        f'<td class="title"><a href="/art/{unit}/{p.slug}.html" target="_blank">{html.escape(p.title)}</a></td>\n'
+        f"<td>{html.escape(name)}</td>\n"
+        f"<td>{p.published - timedelta(days=1 + p.seq % 4):%Y年%m月%d日}</td>\n"
+        f"<td>{p.published:%Y年%m月%d日}</td>\n</tr>" for i, p in enumerate(posts[:30]))
     return f"""<html><head><meta http-equiv="Content-Type" content="text/html; charset=gbk">
 <title>{name}信息公开</title></head><body>
 <div class="nav"><a href="/">首页</a> <a href="/xxgk/">信息公开</a></div>
 <h3>{name} &gt; 工作动态</h3>
 <table class="xxgk-table" width="100%" cellspacing="0">
-<tr><th>索引号</th><th>标题</th><th>发布日期</th></tr>
+<tr><th>序号</th><th>信息名称</th><th>发布机构</th><th>成文日期</th><th>发布日期</th></tr>
 {rows}
 </table></body></html>"""
 

@@ -8,9 +8,11 @@ Pure parsing, no network. Profiles:
               (in the page's ``<script type="text/xml">`` or a dataproxy.jsp XML answer); further
               record groups come from the jpage settings (totalRecord, perPage, groupSize, proxyUrl,
               ajaxParam) as dataproxy.jsp?startrecord=…&endrecord=…&perpage=… URLs.
-* ``table`` — 信息公开目录 tables (tr/td): the date comes from the column headed 发布日期/发布时间…
-              when the header row says so (never 成文日期 when a publication column exists).
-* ``json``  — JSON (or JSONP) list APIs, mapped by ``json_spec`` or found by common key names.
+* ``table`` — 信息公开目录 tables (tr/td): each column's header says what it holds (`_header_meaning`):
+              发布日期/发布时间/公开日期 over 日期 over 更新时间 over 成文日期/印发日期; 发布机构/来源/
+              实施日期 … are never dates.
+* ``json``  — JSON (or JSONP) list APIs, mapped by ``json_spec`` or found by common key names; time
+              fields ranked by meaning (`_json_key_rank`).
 * ``selectors`` — CSS selectors from the registry: item, title, link, date (and optionally next).
 * ``generic`` — unknown layouts: the biggest group of repeated sibling blocks (li/tr/dd/div/p/…)
               that each hold one content link, preferring groups with dates, outside
@@ -33,6 +35,20 @@ Decisions (documented because callers depend on them):
   "暂无数据" fallback) and never in nav/header/footer/sidebar regions.
 * ``container`` names the element that holds the entries ("html:div.list-right>ul.list",
   "jcms:datastore", "json:data.list"); ``container_state`` tells whether a later page still has it.
+* Dates by meaning, not by position. An entry's date is its publication date: a column headed
+  发布日期, a "发布时间：" label, a date box (also a day and a year-month in two elements,
+  ``<div class="date"><span>05</span><em>2026-11</em></div>``), a JSON publish-time field (gkmlpt
+  first_publish_time over publish_time; epochs in seconds or milliseconds read in Asia/Shanghai).
+  Never a date inside a title or a summary (event dates, deadlines), never an issuing body's column,
+  never 成文日期 when a publication date exists (see the R_* ranks).
+* Plausible dates only: before 2000 (1900-01-01 placeholders) or after the read (+1 day) is no
+  publication date — the entry gets ``published=None`` and ``extra["date_implausible"]``, the page
+  ``notes`` say so; a page whose stated dates are *all* implausible is ``is_list=False``.
+* Unsure dates are marked for the caller to confirm from the article page:
+  ``extra["date_check"]`` is ``several_dates`` (tied candidates; the latest is used, all in
+  ``extra["list_dates"]``), ``written_date`` (only 成文日期 known), ``weak_field`` (only a created /
+  updated time), ``out_of_order`` (breaks the page's newest-first order) or ``implausible``.
+  ``extra["date_field"]`` names the header or JSON key the date came from.
 * Dates without a year are inferred over the page in order (``dates.infer_years``); pinned items are
   inferred on their own because they break the newest-first order. Entries without a date get
   ``published=None`` (the portal source then opens the article and calls ``article_date``).
@@ -46,18 +62,20 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
 
-from ..dates import DateMatch, infer_year, infer_years, normalize_text, scan_date
+from ..dates import (DISORDER_DAYS, LABEL_PUBLISHED, LABEL_WRITTEN, DateMatch, infer_year, infer_years,
+                     normalize_text, plausible, scan_date, scan_labelled, scan_split_date)
 from ..encoding import decode_html, normalize_charset
 from ..types import TZ, ListItem
 
-__all__ = ["ParsedList", "parse_list", "article_date", "cli_parse_list", "container_state", "PROFILES"]
+__all__ = ["ParsedList", "parse_list", "article_date", "article_date_found", "cli_parse_list", "container_state",
+           "PROFILES"]
 
 PROFILES = ("auto", "trs", "jcms", "table", "json", "selectors", "generic")
 
@@ -73,17 +91,47 @@ class ParsedList:
     notice: str = ""               # the page's own "no entries" message, as found (暂无信息, 未找到相关内容)
     error: str = ""                # the page/API says it failed (系统维护中, 页面不存在, code=500 系统繁忙)
     container: str = ""            # where the entries (or the empty message) sit, see container_state
+    notes: list[str] = field(default_factory=list)   # for the admin (Chinese): e.g. implausible dates
+
+
+# Where a list entry's date came from, by meaning. The highest rank wins; the caller is told when
+# the choice is unsure (ListItem.extra["date_check"]) so it can confirm from the article page.
+R_ADMIN = 90          # the registry's selectors / json_spec name the date
+R_COLUMN_PUB = 80     # a table column headed 发布日期 / 公开日期 …; a JSON publish-time field
+R_COLUMN_PLAIN = 75   # a column headed 日期 / 时间
+R_COLUMN_UPDATE = 70  # a column headed 更新日期
+R_LABEL_PUB = 60      # "发布时间：…" next to the entry
+R_JSON_PLAIN = 60     # a JSON field named date / time
+R_DATE_CLASS = 50     # a date-only element classed date/time (or <time>), incl. day and year-month split
+R_DATE_ONLY = 40      # another element holding only a date
+R_LABEL_PLAIN = 30    # "日期：…" in a short element
+R_LOOSE = 20          # a date in the entry's own short text (<li><a>…</a> 2026-11-20</li>)
+R_TITLE_TAIL = 10     # a date at the very end of the title link's text
+R_WEAK = 5            # created / updated times (JSON createTime, created_at, updateTime …)
+R_WRITTEN = 1         # a document's own date: 成文日期 / 印发日期 / 发文日期
+
+# ListItem.extra["date_check"]: why the list's date is not certain (the portal source then reads the
+# article page of a new item once and keeps both dates).
+CHECK_SEVERAL = "several_dates"
+CHECK_WRITTEN = "written_date"
+CHECK_WEAK = "weak_field"
+CHECK_ORDER = "out_of_order"
+CHECK_IMPLAUSIBLE = "implausible"
 
 
 @dataclass
 class _Raw:
-    """An entry before year inference."""
+    """An entry before its date is chosen and its year inferred."""
 
     title: str
     url: str
     when: DateMatch | None
     pinned: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    cands: list[tuple[int, DateMatch, str | None]] = field(default_factory=list)   # (rank, date, field)
+    check: str | None = None
+    date_field: str | None = None
+    implausible: str | None = None
 
 
 # --------------------------------------------------------------------------------------- text
@@ -152,14 +200,6 @@ def _text_outside(el, skip) -> str:
     return _clean(full.replace(inner, " ", 1) if inner else full)
 
 
-def _date_child(link):
-    """An element inside the link whose whole text is a date (<a><b>title</b><span>2026-11-20</span></a>)."""
-    for sub in link.iterdescendants():
-        if isinstance(sub.tag, str) and _is_date_text(_text(sub)):
-            return sub, scan_date(_text(sub))
-    return None, None
-
-
 _TRAILING_DATE = re.compile(r"[\s\[(（【]*((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
                             r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?|\d{2}[-/]\d{2})\s*[\])）】]?\s*$")
 
@@ -214,9 +254,127 @@ def _is_pinned(el, title: str) -> bool:
     return False
 
 
-def _entry(el, *, link=None, title_el=None, date_text: str | None = None,
-           date_cell=None) -> _Raw | None:
-    """One list entry from a block element, or None if it holds no content link."""
+_DATE_CLASS = re.compile(r"date|time|riqi|shijian|(?:^|[\s_-])(?:rq|sj|fbsj|fbrq|day|pub|pubtime)(?:$|[\s_-])", re.I)
+_BLOCK_CLASS = re.compile(r"summary|desc|intro|abstract|brief|zhaiyao|jianjie|(?:^|[\s_-])(?:zy|jj|txt|text|con|cont|"
+                          r"content|detail|note)(?:$|[\s_-])", re.I)
+_DATE_FILLER = re.compile(r"发布(?:时间|日期|于)?|公开(?:时间|日期)|更新(?:时间|日期)|日期|时间|星期[一二三四五六日天]|"
+                          r"周[一二三四五六日天]|[\s\[\]()（）【】<>《》:：|/\\\-—–·.,，、]")
+_SHORT = 40           # an element with more text than this is a title or summary, never a date
+_DIGIT = re.compile(r"[0-9０-９]")
+
+
+def _pieces(el) -> list[str]:
+    return [t.strip() for t in el.itertext() if t and t.strip()]
+
+
+def _date_only(text: str) -> DateMatch | None:
+    """The date of a short text that holds nothing else ("2026-11-20", "[11-20]", "2026年11月20日 星期五")."""
+    if not text or len(text) > _SHORT:
+        return None
+    found = scan_date(text)
+    if found is None:
+        return None
+    norm = normalize_text(text)
+    rest = norm[:found.start] + norm[found.end:]
+    return found if not _DATE_FILLER.sub("", rest) else None
+
+
+def _element_date(el, pieces: list[str]) -> DateMatch | None:
+    """A date element's date: the whole text, or a day and year-month in two child elements."""
+    if el.tag == "time" and el.get("datetime"):
+        found = scan_date(el.get("datetime"), month_day=False)
+        if found:
+            return found
+    joined = " ".join(pieces)
+    return _date_only(joined) or scan_split_date(pieces)
+
+
+def _entry_dates(el, link, cells: dict | None) -> tuple[list[tuple[int, DateMatch, str | None]], Any]:
+    """Every date an entry states, ranked by what it means (see R_*), and the date element inside
+    the title link (to drop from the title). Titles and summaries are never read for dates; a table
+    cell under a known header counts as that header says (`cells`: element -> (rank, label) or None
+    for a column that is not a date, e.g. 发布机构)."""
+    cands: list[tuple[int, DateMatch, str | None]] = []
+    loose: list[str] = []
+    drop = None
+    link_ancestors = set(link.iterancestors()) if link is not el else set()
+
+    def add_short(text: str | None) -> None:
+        if text and text.strip() and len(text.strip()) <= _SHORT:
+            loose.append(text.strip())
+
+    def visit(node, in_link: bool) -> None:
+        nonlocal drop
+        if not isinstance(node.tag, str):
+            add_short(node.tail)
+            return
+        if cells is not None and node in cells:
+            info = cells[node]
+            if info is not None:
+                pieces = _pieces(node)
+                found = scan_date(" ".join(pieces)) or scan_split_date(pieces)
+                if found:
+                    cands.append((info[0], found, info[1]))
+            add_short(node.tail)
+            return
+        if node is link or node in link_ancestors:
+            if node is not link:
+                add_short(node.text)
+            for child in node:
+                visit(child, in_link or node is link)
+            add_short(node.tail)
+            return
+        pieces = _pieces(node)
+        joined = " ".join(pieces)
+        if len(joined) <= _SHORT:
+            if not _DIGIT.search(joined) and not (node.tag == "time" and node.get("datetime")):
+                if not in_link:
+                    add_short(node.tail)
+                return                            # no digit, no date (labels, sources, icons)
+            dated = _element_date(node, pieces)
+            labelled = scan_labelled(joined)
+            classed = node.tag == "time" or bool(_DATE_CLASS.search(_classes(node)))
+            if labelled and labelled[1] == LABEL_PUBLISHED:
+                cands.append((R_LABEL_PUB, labelled[0], None))
+            elif labelled and labelled[1] == LABEL_WRITTEN:
+                cands.append((R_WRITTEN, labelled[0], None))
+            elif dated:
+                cands.append((R_DATE_CLASS if classed else R_DATE_ONLY, dated, None))
+            elif labelled and node.tag != "p" and not _BLOCK_CLASS.search(_classes(node)):
+                cands.append((R_LABEL_PLAIN, labelled[0], None))
+            elif not in_link and node.tag != "p" and not _BLOCK_CLASS.search(_classes(node)):
+                loose.append(joined)
+            if dated and in_link and drop is None:
+                drop = node
+            if not in_link:
+                add_short(node.tail)
+            return
+        if node.tag == "p" or _BLOCK_CLASS.search(_classes(node)):
+            add_short(node.tail)                  # a summary: its dates are events, deadlines …
+            return
+        add_short(node.text)                      # a long container (meta line + summary): look inside
+        for child in node:
+            visit(child, in_link)
+        add_short(node.tail)
+
+    if el is link:
+        for child in el:
+            visit(child, True)
+    else:
+        add_short(el.text)
+        for child in el:
+            visit(child, False)
+    if loose:
+        found = scan_date(" ".join(loose))
+        if found:
+            cands.append((R_LOOSE, found, None))
+    return cands, drop
+
+
+def _entry(el, *, link=None, title_el=None, date_el=None, cells: dict | None = None) -> _Raw | None:
+    """One list entry from a block element, or None if it holds no content link. `date_el` (the
+    registry's date selector) fixes where the date is; otherwise every date the entry states is
+    collected and ranked by meaning (`_entry_dates`; `cells`: a table row's cells by header meaning)."""
     if link is None:
         links = _content_links(el)
         if not links or len({a.get("href") for a, _ in links}) > _MAX_LINKS or len(_text(el)) > _MAX_ENTRY_CHARS:
@@ -225,28 +383,30 @@ def _entry(el, *, link=None, title_el=None, date_text: str | None = None,
     href = (link.get("href") or "").strip()
     if not href or _SKIP_HREF.match(href):
         return None
-    when: DateMatch | None = None
+    cands: list[tuple[int, DateMatch, str | None]] = []
     drop = None
-    if date_text is not None:
-        when = scan_date(date_text)
-    elif date_cell is not None:
-        when = scan_date(_text(date_cell))
-    if when is None and date_text is None:
-        when = scan_date(_text_outside(el, link)) if el is not link else None
-        if when is None:
-            drop, when = _date_child(link)
+    fixed = date_el is not None
+    if date_el is not None:
+        found = _element_date(date_el, _pieces(date_el)) or scan_date(" ".join(_pieces(date_el)))
+        if found:
+            cands.append((R_ADMIN, found, None))
+    else:
+        cands, drop = _entry_dates(el, link, cells)
     source = title_el if title_el is not None else link
     title = _title_of(source, drop if source is link else None)
-    if when is None and date_text is None and title:
+    if not cands and not fixed and title:
         m = _TRAILING_DATE.search(title)
         if m and m.start() > 0:
-            when = scan_date(m.group(1))
+            found = scan_date(m.group(1))
+            if found:
+                cands.append((R_TITLE_TAIL, found, None))
             title = title[:m.start()].rstrip(" -—_|")
     pinned = _is_pinned(el, title)
     title = _PIN_TEXT.sub("", title).strip()
     if not title:
         return None
-    return _Raw(title, re.sub(r"[\r\n\t]", "", href), when, pinned)   # resolved by _resolve
+    best = max(cands, key=lambda c: c[0])[1] if cands else None
+    return _Raw(title, re.sub(r"[\r\n\t]", "", href), best, pinned, cands=cands)   # resolved by _finish
 
 
 # --------------------------------------------------------------------------------------- groups
@@ -272,37 +432,73 @@ def _groups(root) -> list[list]:
     return list(groups.values())
 
 
-def _header_date_column(rows: list) -> int | None:
-    """Index of the publication-date column of a table, from its header row."""
+_H_WRITTEN = re.compile(r"成文|印发|发文|签发|制发|生成|形成|签署")
+_H_NOT_PUB = re.compile(r"实施|生效|施行|废止|失效|有效|截止|到期|开始|结束|办结|受理|答复|回复|办理|申请|出生|举办|活动")
+_H_PUB = re.compile(r"发布|公开|发表|上网|发稿|刊发|公布|上传")
+_H_OTHER = re.compile(r"机构|单位|部门|来源|机关|作者|处室|科室|文号|索引|名称|标题|题目|主题|序号|编号|分类|类别|状态|"
+                      r"浏览|点击|附件|下载|操作|大小|格式")
+_H_UPDATE = re.compile(r"更新|修改|维护")
+_H_DATE = re.compile(r"日期|时间|日$|time|date", re.I)
+
+
+def _header_meaning(label: str) -> tuple[int, str] | None:
+    """(rank, label) of a table header if its column holds dates, by meaning: 发布日期 / 公开时间
+    (R_COLUMN_PUB) over 日期 (R_COLUMN_PLAIN) over 更新时间 (R_COLUMN_UPDATE) over 成文日期 / 印发日期
+    (R_WRITTEN); (0, label) for a column that is not a date (发布机构, 来源, 实施日期 …); None if unknown."""
+    lab = re.sub(r"[\s:：]", "", normalize_text(label))
+    if not lab or len(lab) > 12:
+        return None
+    has_date = bool(_H_DATE.search(lab))
+    if _H_WRITTEN.search(lab) and has_date:
+        return R_WRITTEN, lab
+    if _H_NOT_PUB.search(lab):
+        return 0, lab
+    if _H_PUB.search(lab) and (has_date or lab in ("发布", "公开", "发布于")):
+        return R_COLUMN_PUB, lab
+    if _H_OTHER.search(lab):
+        return 0, lab
+    if _H_UPDATE.search(lab) and has_date:
+        return R_COLUMN_UPDATE, lab
+    if has_date:
+        return R_COLUMN_PLAIN, lab
+    return None
+
+
+def _header_columns(rows: list) -> list[tuple[int, str] | None] | None:
+    """The meaning of each column of a table (`_header_meaning`), from its header row (the first of
+    the first three rows without content links that names a date column, after a caption row, say);
+    None when there is none."""
     table = rows[0].getparent()
     while table is not None and table.tag != "table":
         table = table.getparent()
     if table is None:
         return None
+    tried = 0
     for tr in table.iter("tr"):
         cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("th", "td")]
         labels = [_text(c) for c in cells]
         if not any(labels) or tr.find(".//a[@href]") is not None and tr.find("th") is None:
             continue
-        for pattern in (r"发布|公开|更新", r"^(?:日期|时间)$", r"日期|时间"):
-            for i, lab in enumerate(labels):
-                if re.search(pattern, lab) and "成文" not in lab and "生成" not in lab:
-                    return i
-        return None
+        meanings = [_header_meaning(lab) for lab in labels]
+        if any(m is not None and m[0] > 0 for m in meanings):
+            return meanings
+        tried += 1
+        if tried >= 3:
+            break
     return None
 
 
 def _group_entries(els: list) -> list[_Raw]:
-    col = _header_date_column(els) if els and els[0].tag == "tr" else None
+    header = _header_columns(els) if els and els[0].tag == "tr" else None
     out = []
     for el in els:
-        cell = None
-        if col is not None:
-            cells = [c for c in el if isinstance(c.tag, str) and c.tag in ("td", "th")]
-            cell = cells[col] if col < len(cells) else None
-        raw = _entry(el, date_cell=cell)
-        if raw is not None and raw.when is None and cell is not None:
-            raw = _entry(el)
+        cells = None
+        if header is not None:
+            tds = [c for c in el if isinstance(c.tag, str) and c.tag in ("td", "th")]
+            if len(tds) == len(header):
+                cells = {td: (m if m is not None and m[0] > 0 else None)
+                         for td, m in zip(tds, header) if m is not None}
+        raw = _entry(el, cells=cells)
         if raw is not None:
             out.append(raw)
     return out
@@ -458,28 +654,136 @@ def _number_span(a: str, b: str) -> tuple[str, int, int, str] | None:
 
 
 # --------------------------------------------------------------------------------------- profiles
+def _day_key(m: DateMatch) -> tuple[int, int, int]:
+    return (m.year or 0, m.month, m.day)
+
+
+def _choose(r: _Raw, reference: date) -> None:
+    """Pick the entry's date from its candidates: the highest rank wins; if what ranks highest is
+    implausible (before 2000, after the read: a CMS placeholder such as 1900-01-01) the entry has no
+    date (r.implausible says why). The choice is marked unsure (r.check) when several dates tie at
+    that rank, when a weak source (below R_LABEL_PUB) is contradicted by another candidate, or when
+    only a created/updated time or a document's own date (成文日期) is known."""
+    good: list[tuple[int, DateMatch, str | None]] = []
+    bad: list[tuple[int, DateMatch]] = []
+    for rank, m, fld in r.cands:
+        if m.year is not None:
+            dt = m.on(m.year)
+            if dt is None:
+                continue
+            if not plausible(dt, reference):
+                bad.append((rank, m))
+                continue
+        good.append((rank, m, fld))
+    top_bad = max(bad, key=lambda c: c[0]) if bad else None
+    if not good or top_bad is not None and top_bad[0] >= max(c[0] for c in good):
+        r.when = None
+        if top_bad is not None:
+            m = top_bad[1]
+            r.implausible = f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+            r.check = CHECK_IMPLAUSIBLE
+            if good:
+                r.extra = {**r.extra, "list_dates": sorted({_iso_day(c[1], reference) for c in good} - {None},
+                                                           reverse=True)}
+        return
+    best = max(c[0] for c in good)
+    top = [c for c in good if c[0] == best]
+    days = {_day_key(c[1]) for c in top}
+    chosen = max(top, key=lambda c: _day_key(c[1])) if len(days) > 1 else top[0]
+    r.when, r.date_field = chosen[1], chosen[2]
+    if len(days) > 1:
+        r.check = CHECK_SEVERAL
+    elif best == R_WRITTEN:
+        r.check = CHECK_WRITTEN
+    elif best <= R_WEAK:
+        r.check = CHECK_WEAK
+    elif best < R_LABEL_PUB and any(c[0] > R_WRITTEN and _day_key(c[1]) != _day_key(chosen[1]) for c in good):
+        r.check = CHECK_SEVERAL
+    if r.check == CHECK_SEVERAL:
+        r.extra = {**r.extra, "list_dates": sorted({_iso_day(c[1], reference) for c in good if c[0] > R_WRITTEN} - {None},
+                                                   reverse=True)}
+
+
+def _iso_day(m: DateMatch, reference: date) -> str | None:
+    if m.year is not None:
+        return f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+    d = infer_year(m.month, m.day, reference)
+    return d.isoformat() if d else None
+
+
+def _out_of_order(raws: list[_Raw], published: dict[int, datetime]) -> None:
+    """Mark entries whose date breaks the newest-first order of the page: newer than every entry
+    above it, or older than every entry below it, by more than DISORDER_DAYS. Pinned entries are
+    exempt; a page where many entries break the order is not newest-first and is left alone."""
+    seq = [(r, published[id(r)].date()) for r in raws if not r.pinned and id(r) in published]
+    n = len(seq)
+    if n < 3:
+        return
+    slack = timedelta(days=DISORDER_DAYS)
+    prefix_max, suffix_min = [seq[0][1]] * n, [seq[-1][1]] * n
+    for i in range(1, n):
+        prefix_max[i] = max(prefix_max[i - 1], seq[i][1])
+    for i in range(n - 2, -1, -1):
+        suffix_min[i] = min(suffix_min[i + 1], seq[i][1])
+    flagged = [r for i, (r, d) in enumerate(seq)
+               if i > 0 and d > prefix_max[i - 1] + slack or i < n - 1 and d < suffix_min[i + 1] - slack]
+    if len(flagged) > max(2, n // 4):
+        return
+    for r in flagged:
+        if r.check is None:
+            r.check = CHECK_ORDER
+
+
 def _finish(raws: list[_Raw], reference: date | None, base: str | None = None) -> list[ListItem]:
-    """Resolve hrefs against `base`, dedupe URLs, infer missing years in page order, build ListItems."""
+    """Resolve hrefs against `base`, dedupe URLs, choose each entry's date by meaning and
+    plausibility, infer missing years in page order, flag unsure dates, build ListItems."""
+    reference = reference or datetime.now(TZ).date()
     if base is not None:
         for r in raws:
             r.url = urljoin(base, r.url)
     seen: set[str] = set()
     raws = [r for r in raws if not (r.url in seen or seen.add(r.url))]
+    for r in raws:
+        _choose(r, reference)
     normal = [r for r in raws if not r.pinned and r.when is not None]
     seq = [date(r.when.year, r.when.month, r.when.day) if r.when.year else (r.when.month, r.when.day)
            for r in normal]
     years = {id(r): d for r, d in zip(normal, infer_years(seq, reference))}
+    published: dict[int, datetime] = {}
+    for r in raws:
+        if r.when is None:
+            continue
+        if r.when.year is not None:
+            when = r.when.on(r.when.year)
+        else:
+            d = years.get(id(r)) or infer_year(r.when.month, r.when.day, reference)
+            when = r.when.on(d.year) if d else None
+        if when is not None:
+            published[id(r)] = when
+    _out_of_order(raws, published)
     items = []
     for r in raws:
-        published: datetime | None = None
-        if r.when is not None:
-            if r.when.year is not None:
-                published = r.when.on(r.when.year)
-            else:
-                d = years.get(id(r)) or infer_year(r.when.month, r.when.day, reference)
-                published = r.when.on(d.year) if d else None
-        items.append(ListItem(title=r.title, url=r.url, published=published, pinned=r.pinned, extra=r.extra))
+        extra = dict(r.extra)
+        if r.date_field:
+            extra["date_field"] = r.date_field
+        if r.check:
+            extra["date_check"] = r.check
+        if r.implausible:
+            extra["date_implausible"] = r.implausible
+        items.append(ListItem(title=r.title, url=r.url, published=published.get(id(r)), pinned=r.pinned,
+                              extra=extra))
     return items
+
+
+def _date_notes(items: list[ListItem]) -> tuple[list[str], bool]:
+    """Notes for the admin about the list's dates, and whether every stated date is implausible
+    (a CMS printing placeholders such as 1900-01-01: the page cannot date anything)."""
+    bad = [it.extra["date_implausible"] for it in items if "date_implausible" in it.extra]
+    if not bad:
+        return [], False
+    examples = "、".join(sorted(set(bad))[:3])
+    note = f"{len(bad)}条列表日期不可信(早于2000年或晚于读取时间: {examples}), 按无日期处理"
+    return [note], not any(it.published is not None for it in items)
 
 
 def _parse_tree(text: str):
@@ -540,8 +844,7 @@ def _selectors(root, base: str, sel: dict) -> tuple[list[_Raw], list[str]]:
             continue
         title_el = one(el, sel.get("title"))
         date_el = one(el, sel.get("date"))
-        raw = _entry(el, link=link, title_el=title_el,
-                     date_text=_text(date_el) if date_el is not None else None)
+        raw = _entry(el, link=link, title_el=title_el, date_el=date_el)
         if raw is not None:
             raws.append(raw)
     nxt = []
@@ -706,9 +1009,53 @@ def container_state(body: bytes | str, signature: str, encoding: str | None = No
 # --------------------------------------------------------------------------------------- JSON
 _JSON_TITLE = ("title", "docTitle", "articleTitle", "name", "biaoti", "showTitle", "mainTitle", "subject")
 _JSON_URL = ("url", "link", "href", "docUrl", "articleUrl", "pageUrl", "docPubUrl", "detailUrl", "linkUrl", "pcUrl")
-_JSON_DATE = ("pubDate", "publishDate", "publishTime", "pubTime", "releaseTime", "docRelTime", "docPubTime",
-              "releaseDate", "publishedTime", "createTime", "createDate", "date", "time", "fbsj", "writeTime",
-              "updateTime", "showTime")
+# JSON time fields by meaning (keys compared lower-case without "_" / "-"): the first publication
+# (gkmlpt first_publish_time) over the displayed and the latest publish time over generic names;
+# created / updated times are weak (the article is read to confirm), a document's own date (成文)
+# weaker still; validity, deadlines and event times are never a publication date.
+_JSON_DATE_RANK = {
+    "firstpublishtime": 88, "firstpubtime": 88, "firstpublishdate": 88, "firstpublishedtime": 88,
+    "displaypublishtime": 86, "visiblepublishtime": 86,
+    "publishtime": 84, "publishdate": 84, "publishedtime": 84, "publisheddate": 84, "publishedat": 84,
+    "publishat": 84, "pubdate": 84, "pubtime": 84, "pubdatetime": 84, "published": 84, "publish": 84,
+    "releasetime": 83, "releasedate": 83, "releaseat": 83, "docreltime": 83, "docpubtime": 83,
+    "fbsj": 83, "fbrq": 83, "fabushijian": 83, "faburiqi": 83, "gksj": 82, "gkrq": 82, "showtime": 81,
+    "displaytime": 81, "displaydate": 81,
+    "date": R_JSON_PLAIN, "time": R_JSON_PLAIN, "datetime": R_JSON_PLAIN, "rq": R_JSON_PLAIN,
+    "sj": R_JSON_PLAIN, "riqi": R_JSON_PLAIN, "shijian": R_JSON_PLAIN, "day": R_JSON_PLAIN,
+    "createtime": R_WEAK, "createdat": R_WEAK, "createdate": R_WEAK, "created": R_WEAK, "ctime": R_WEAK,
+    "crtime": R_WEAK, "addtime": R_WEAK, "adddate": R_WEAK, "inputtime": R_WEAK, "inputdate": R_WEAK,
+    "updatetime": R_WEAK - 1, "updatedat": R_WEAK - 1, "updatedate": R_WEAK - 1, "modifytime": R_WEAK - 1,
+    "modifiedtime": R_WEAK - 1, "modified": R_WEAK - 1, "lastmodified": R_WEAK - 1, "mtime": R_WEAK - 1,
+    "edittime": R_WEAK - 1, "writetime": R_WEAK - 2,
+    "cwrq": R_WRITTEN, "cwsj": R_WRITTEN, "chengwenriqi": R_WRITTEN, "writtendate": R_WRITTEN,
+    "documentdate": R_WRITTEN, "docdate": R_WRITTEN, "signdate": R_WRITTEN, "fwrq": R_WRITTEN, "yfrq": R_WRITTEN,
+}
+_JSON_TIME_WORDS = {"time", "date", "at", "dt", "day", "datetime", "timestamp", "ts", "sj", "rq"}
+_JSON_NOT_PUB = {"expire", "expired", "expires", "expiry", "deadline", "end", "start", "begin", "effective",
+                 "valid", "birth", "birthday", "abolish", "abolished", "due", "event", "activity", "server",
+                 "now", "current", "login", "last", "next", "sort", "order"}
+_JSON_PUB_WORDS = {"publish", "published", "pub", "release", "released", "fb", "fabu", "online", "issue", "issued"}
+_JSON_WEAK_WORDS = {"create", "created", "add", "added", "input", "update", "updated", "modify", "modified",
+                    "edit", "edited", "crt", "upd", "write"}
+_JSON_WRITTEN_WORDS = {"cw", "chengwen", "written", "sign", "signed", "fw", "yf"}
+
+
+def _json_key_rank(key: str) -> int | None:
+    """How much a JSON key means "publication time" (R_* scale), or None if it is not a time."""
+    norm = re.sub(r"[_\-\s.]", "", key).lower()
+    if norm in _JSON_DATE_RANK:
+        return _JSON_DATE_RANK[norm]
+    words = set(re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key).lower()))
+    if not words & _JSON_TIME_WORDS or words & _JSON_NOT_PUB:
+        return None
+    if words & _JSON_WRITTEN_WORDS:
+        return R_WRITTEN
+    if words & _JSON_WEAK_WORDS:
+        return R_WEAK - 1
+    if words & _JSON_PUB_WORDS:
+        return R_COLUMN_PUB
+    return None
 
 
 _JSONP = re.compile(r"^\s*[\w$.]+\s*\(\s*([\[{].*)\)\s*;?\s*$", re.S)
@@ -758,11 +1105,52 @@ def _find_json_list(data: Any) -> list | None:
 
 
 def _json_date(value: Any) -> DateMatch | None:
-    if isinstance(value, (int, float)) and value > 10**8:
-        secs = value / 1000 if value > 10**11 else value
-        dt = datetime.fromtimestamp(secs, tz=timezone.utc).astimezone(TZ)
-        return DateMatch(dt.year, dt.month, dt.day, dt.time().replace(microsecond=0))
-    return scan_date(str(value)) if value not in (None, "") else None
+    """A JSON time value: epoch seconds or milliseconds (numbers or digit strings, read in
+    Asia/Shanghai), a YYYYMMDD number, or a date string. 0 / "" / null are no date."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        v = value.strip()
+        if re.fullmatch(r"\d{10}|\d{13}|\d{8}", v):
+            value = int(v)
+        elif not v:
+            return None
+        else:
+            return scan_date(v)
+    if isinstance(value, (int, float)):
+        if 19000101 <= value <= 21001231 and float(value).is_integer():
+            v = int(value)
+            try:
+                date(v // 10000, v // 100 % 100, v % 100)
+            except ValueError:
+                return None
+            return DateMatch(v // 10000, v // 100 % 100, v % 100)
+        if value >= 10**8:
+            secs = value / 1000 if value >= 10**11 else value
+            try:
+                dt = datetime.fromtimestamp(secs, tz=timezone.utc).astimezone(TZ)
+            except (OverflowError, OSError, ValueError):
+                return None
+            return DateMatch(dt.year, dt.month, dt.day, dt.time().replace(microsecond=0))
+    return None
+
+
+def _json_cands(row: dict, spec_key: str | None) -> list[tuple[int, DateMatch, str | None]]:
+    """The row's dates ranked by their keys' meaning (or only the registry's `json.date` key)."""
+    if spec_key:
+        found = _json_date(_path(row, spec_key))
+        return [(R_ADMIN, found, spec_key)] if found else []
+    out = []
+    for key, value in row.items():
+        if not isinstance(key, str) or isinstance(value, (dict, list)):
+            continue
+        rank = _json_key_rank(key)
+        if rank is None:
+            continue
+        found = _json_date(value)
+        if found:
+            out.append((rank, found, key))
+    return out
 
 
 _JSON_ERRNO = ("errcode", "errno", "err_code", "errorCode", "error_code", "ret")
@@ -834,7 +1222,6 @@ def _json(text: str, url: str, spec: dict | None) -> tuple[list[_Raw], list[str]
             continue
         tk = spec.get("title") or _key(row, _JSON_TITLE)
         uk = spec.get("url") or _key(row, _JSON_URL)
-        dk = spec.get("date") or _key(row, _JSON_DATE)
         title = _clean(re.sub(r"<[^>]+>", "", str(_path(row, tk) or ""))) if tk else ""
         link = str(_path(row, uk) or "").strip() if uk else ""
         if spec.get("url_template"):
@@ -842,8 +1229,9 @@ def _json(text: str, url: str, spec: dict | None) -> tuple[list[_Raw], list[str]
         if not title or not link or _SKIP_HREF.match(link):
             continue
         pinned = bool(spec.get("pinned") and _path(row, spec["pinned"]))
+        cands = _json_cands(row, spec.get("date"))
         raws.append(_Raw(title, urljoin(spec.get("base_url") or url, link),
-                         _json_date(_path(row, dk)) if dk else None, pinned))
+                         max(cands, key=lambda c: c[0])[1] if cands else None, pinned, cands=cands))
     next_urls, pages = [], None
     if spec.get("total_pages") or spec.get("total"):
         total = _path(data, spec.get("total_pages") or spec.get("total"))
@@ -893,8 +1281,7 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
         if got is not None:
             raws, next_urls, pages = got
             where = f"json:{(json_spec or {}).get('list') or 'auto'}"
-            return ParsedList(_finish(raws, reference), next_urls, True, "json", pages, empty=not raws,
-                              container=where)
+            return _result(_finish(raws, reference), next_urls, "json", pages, empty=not raws, container=where)
         if profile == "json":
             return ParsedList([], [], False, "json")
     root = _parse_tree(text)
@@ -909,8 +1296,8 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
             error = "" if raws else _says_error(root)
             if error:                         # the page frame still renders, the records are gone
                 return ParsedList([], [], False, "jcms", pages, error=error)
-            return ParsedList(_finish(raws, reference, base), next_urls, True, "jcms", pages, empty=not raws,
-                              container="jcms:datastore")
+            return _result(_finish(raws, reference, base), next_urls, "jcms", pages, empty=not raws,
+                           container="jcms:datastore")
     if profile == "selectors" or (profile == "auto" and selectors):
         if not selectors or not selectors.get("item"):
             raise ValueError("profile 'selectors' needs selectors={'item': CSS, ...}")
@@ -943,8 +1330,19 @@ def parse_list(body: bytes | str, url: str, *, profile: str = "auto", selectors:
         return ParsedList([], next_urls if empty else [], empty, name, pages, empty=empty,
                           notice=notice if empty else "", container=_signature(holder) if empty else "")
     holder = _list_container(root, [r.url for r in raws])          # before _finish resolves the URLs
-    return ParsedList(_finish(raws, reference, base), next_urls, True, name, pages,
-                      container=_signature(holder) if holder is not None else "")
+    return _result(_finish(raws, reference, base), next_urls, name, pages,
+                   container=_signature(holder) if holder is not None else "")
+
+
+def _result(items: list[ListItem], next_urls: list[str], profile: str, pages: int | None,
+            empty: bool = False, **found: Any) -> ParsedList:
+    """A parsed list page; not a list at all when every date it states is implausible. `found`:
+    the recognition fields (notice, error, container) as the caller saw them."""
+    notes, all_bad = _date_notes(items)
+    if all_bad:
+        notes.append("栏目列表的日期全部不可信(如1900-01-01占位日期), 无法据此判断更新情况, 请核对栏目页")
+        return ParsedList([], [], False, profile, pages, notes=notes)
+    return ParsedList(items, next_urls, True, profile, pages, empty=empty, notes=notes, **found)
 
 
 _META_DATE_NAMES = ("pubdate", "publishdate", "firstpublishedtime", "publish_date", "publishtime",
@@ -955,13 +1353,29 @@ _DATE_BOX = re.compile(r"date|time|info|fbsj|source|pubtime|xxgk|article[-_]?att
 
 
 def article_date(body: bytes | str, url: str, reference: date | None = None) -> datetime | None:
-    """Publication time of an article page: common <meta> names, then the labelled date line
-    ("发布时间：…", "日期：…"), then a date in an info/date box, then the first full date after the
-    headline. None if the page states none (a header's "今天是…" is never taken)."""
+    """Publication time of an article page (see `article_date_found`), or None."""
+    return article_date_found(body, url, reference)[0]
+
+
+def article_date_found(body: bytes | str, url: str, reference: date | None = None
+                       ) -> tuple[datetime | None, str | None]:
+    """Publication time of an article page and where it was found: common <meta> names
+    ("meta:pubdate" …), then the labelled date line ("label": "发布时间：…" over "日期：…" over
+    "成文日期：…"), then a date in an info/date box ("box"), then the first full date after the
+    headline ("heading"). Implausible dates (before 2000, after `reference` + 1 day) are skipped.
+    (None, None) if the page states none (a header's "今天是…" is never taken)."""
+    reference = reference or datetime.now(TZ).date()
     text = _to_text(body, None)
     root = _parse_tree(text)
     if root is None:
-        return None
+        return None, None
+
+    def ok(found: DateMatch | None) -> datetime | None:
+        if found is None:
+            return None
+        when = found.on(found.year) if found.year else _with_year(found, reference)
+        return when if when is not None and plausible(when, reference) else None
+
     metas = {}
     for meta in root.iter("meta"):
         key = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
@@ -969,31 +1383,32 @@ def article_date(body: bytes | str, url: str, reference: date | None = None) -> 
             metas.setdefault(key, meta.get("content"))
     for name in _META_DATE_NAMES:
         if name in metas:
-            found = scan_date(metas[name], month_day=False)
-            if found:
-                return found.on(found.year)
+            when = ok(scan_date(metas[name], month_day=False))
+            if when:
+                return when, f"meta:{name}"
     for bad in root.iter("script", "style", "noscript"):
         bad.text = ""
     body_el = root.find(".//body")
     scope = body_el if body_el is not None else root
-    page_text = _text(scope)
-    labelled = scan_date(page_text, labelled_only=True)
-    if labelled:
-        return labelled.on(labelled.year) if labelled.year else _with_year(labelled, reference)
+    page_text = " ".join(_pieces(scope))
+    when = ok(scan_date(page_text, labelled_only=True))
+    if when:
+        return when, "label"
     for el in scope.iter("div", "span", "p", "td", "li", "em", "small", "time"):
         if _DATE_BOX.search(_classes(el)) and not _excluded(el):
-            t = _text(el)
+            t = " ".join(_pieces(el))
             if len(t) <= 200:
-                found = scan_date(t, month_day=False)
-                if found:
-                    return found.on(found.year)
+                when = ok(scan_date(t, month_day=False))
+                if when:
+                    return when, "box"
     heading = next((h for h in scope.iter("h1", "h2") if _text(h)), None)
     if heading is not None:
-        after = page_text.split(_text(heading), 1)[-1]
-        found = scan_date(after[:600], month_day=False)
-        if found:
-            return found.on(found.year)
-    return None
+        title = " ".join(_pieces(heading))
+        after = page_text.split(title, 1)[-1] if title in page_text else page_text
+        when = ok(scan_date(after[:600], month_day=False))
+        if when:
+            return when, "heading"
+    return None, None
 
 
 def _with_year(found: DateMatch, reference: date | None) -> datetime | None:
@@ -1020,7 +1435,11 @@ def cli_parse_list(argv: list[str]) -> int:
                         json_spec=json.loads(args.json_spec) if args.json_spec else None)
     if not parsed.is_list:
         print(f"不是列表页 (not a list page, profile {parsed.profile}): {args.file}", file=sys.stderr)
+        for note in parsed.notes:
+            print(note, file=sys.stderr)
         return 3
+    for note in parsed.notes:
+        print(note, file=sys.stderr)
     for item in parsed.items:
         print(json.dumps({"title": item.title, "url": item.url,
                           "published": item.published.date().isoformat() if item.published else None},

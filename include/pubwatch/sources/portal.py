@@ -15,8 +15,13 @@ One attempt:
    (`base.settle_empty`); until then it is SUSPECT_EMPTY too — never "no posts".
 3. Follow the next pages only while the period is not yet covered: every non-pinned item of the
    page is newer than `since` and none of them is already known; at most `max_pages` pages.
-4. Items without a date: open the article (new URLs only, capped) and take its date
-   (`listparse.article_date`); still none → published=None ("未注明信息发布时间").
+4. Items without a date, or whose list date is unsure (`ListItem.extra["date_check"]`: several
+   candidate dates, only a 成文日期 or a created time, a date that breaks the list's order, an
+   implausible date such as 1900-01-01): open the article page once, when the item is first seen
+   (URLs not already known; capped per attempt), and take its publication date
+   (`listparse.article_date_found`). Both dates stay on the item: extra["list_date"],
+   extra["article_date"], extra["date_from"] ("list" | "article"). Still none → published=None
+   ("未注明信息发布时间"). A re-crawl without new posts opens no article.
 
 Never raises: every failure becomes a SourceResult with an honest outcome.
 """
@@ -32,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..http import FetchError, FetchResult, mask_secrets
 from ..types import TZ, ListItem, Outcome, SourceResult
 from .base import CrawlContext, Source, register, settle_empty
-from .listparse import article_date, container_state, parse_list
+from .listparse import CHECK_IMPLAUSIBLE, article_date_found, container_state, parse_list
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +139,8 @@ class PortalColumn(Source):
             return settle_empty(ctx, known, previous_items=prev, state=self._validators(first), **fields)
         if not parsed.is_list:
             return SourceResult(outcome=Outcome.PARSE_FAILED, **fields,
-                                message=f"页面不是栏目列表(可能改版或地址变更): {first.final_url}")
+                                message="; ".join([f"页面不是栏目列表(可能改版或地址变更): {first.final_url}"]
+                                                  + parsed.notes))
         if opts.get("allow_empty") and (known or parsed.container):
             return settle_empty(ctx, known or parsed.container, previous_items=prev,
                                 state=self._validators(first), **fields)
@@ -231,14 +237,15 @@ class PortalColumn(Source):
                 return items, pages, None, notes   # an empty page, or the same page again
 
     def _fill_dates(self, ctx: CrawlContext, items: list[ListItem], notes: list[str]) -> list[ListItem]:
-        """Open new, undated items' article pages to find their dates (capped)."""
+        """Read the article page of each new item that has no date or an unsure one (at most one
+        request per new item, `max_articles` per attempt) and keep both dates on the item."""
         budget = int(self.config.options.get("max_articles", DEFAULT_MAX_ARTICLES))
+        reference = _reference(ctx)
         failures = 0
         out: list[ListItem] = []
-        opened = 0
-        skipped = 0
+        opened = skipped = changed = 0
         for it in items:
-            if it.published is not None or it.url in ctx.known_urls:
+            if not _needs_article(it) or it.url in ctx.known_urls:
                 out.append(it)
                 continue
             if opened >= budget or failures >= _ARTICLE_FAILURES_TO_STOP:
@@ -246,9 +253,10 @@ class PortalColumn(Source):
                 out.append(it)
                 continue
             opened += 1
+            how = None
             try:
                 res = self._get(ctx, it.url)
-                when = article_date(res.body, res.final_url, reference=_reference(ctx))
+                when, how = article_date_found(res.body, res.final_url, reference=reference)
                 failures = 0
             except FetchError as exc:
                 failures += 1
@@ -257,12 +265,49 @@ class PortalColumn(Source):
             except Exception as exc:  # a bad article page costs its date, not the column
                 log.info("article date: %s: %s: %s", self.config.id, type(exc).__name__, exc)
                 when = None
-            if when is not None:
-                it = dataclasses.replace(it, published=_aware(when), extra={**it.extra, "date_from": "article"})
-            out.append(it)
+            confirmed = _with_article_date(it, when, how)
+            if it.published is not None and confirmed.published.astimezone(TZ).date() != it.published.astimezone(TZ).date():
+                changed += 1
+            out.append(confirmed)
+        bad = sorted({it.extra["date_implausible"] for it in items if it.extra.get("date_implausible")})
+        if bad:
+            n_bad = sum(1 for it in items if it.extra.get("date_implausible"))
+            notes.append(f"{n_bad}条列表日期不可信(早于2000年或晚于读取时间: {'、'.join(bad[:3])}), 按无日期处理并核对正文")
+        unsure = sum(1 for it in out if it.extra.get("date_check") and it.extra.get("date_check") != CHECK_IMPLAUSIBLE
+                     and "article_date" in it.extra)
+        if unsure:
+            notes.append(f"{unsure}条列表日期存疑(多个日期/仅成文日期/顺序异常等), 已打开正文核对, "
+                         f"{changed}条改用正文日期")
         if skipped:
-            notes.append(f"{skipped}条无日期的条目未打开正文核对日期 (本次上限{budget}条)")
+            notes.append(f"{skipped}条无日期或日期存疑的新条目未打开正文核对日期 (本次上限{budget}条)")
         return out
+
+
+def _needs_article(it: ListItem) -> bool:
+    """No date on the list, or one the list parser is not sure of."""
+    return it.published is None or bool(it.extra.get("date_check"))
+
+
+def _with_article_date(it: ListItem, when: datetime | None, how: str | None) -> ListItem:
+    """The item with its article page's date: the article's publication date is used when the list
+    had none or an unsure one (the list's own time is kept when both name the same day and the
+    article gives no time). Both dates, and which one was used, stay in `extra`."""
+    listed = it.published
+    extra = {**it.extra, "list_date": _iso(listed), "article_date": _iso(when)}
+    if how:
+        extra["article_date_from"] = how
+    used = listed
+    if when is not None:
+        when = _aware(when)
+        same_day = listed is not None and listed.astimezone(TZ).date() == when.astimezone(TZ).date()
+        if not (same_day and when.astimezone(TZ).time() == datetime.min.time()):
+            used = when
+    extra["date_from"] = None if used is None else ("article" if used is not listed else "list")
+    return dataclasses.replace(it, published=used, extra=extra)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(TZ).isoformat() if when is not None else None
 
 
 def _reference(ctx: CrawlContext) -> date:
