@@ -324,3 +324,16 @@ def test_a_date_breaking_the_list_order_is_confirmed_from_the_article(srv):
     odd = res.items[3]
     assert odd.published == datetime(2026, 11, 16, 11, 0, tzinfo=TZ) and odd.extra["date_check"] == "out_of_order"
     assert odd.extra["list_date"] == "2025-11-16T00:00:00+08:00" and res.requests == 2
+
+
+def test_a_mistyped_old_date_does_not_stop_paging(srv):
+    """An item in the middle of page 1 says 2025 by mistake: it does not cover the period, page 2
+    is read (it used to stop paging, leaving the older posts of the period unread)."""
+    items = posts(PER_PAGE + 4)
+    slug, title, _ = items[3]
+    items[3] = (slug, title, date(2025, 11, 16))
+    url = serve_column(srv, items)
+    srv.route(f"/jyj/gzdt/202511/{slug}.html", body=article(title, datetime(2026, 11, 16, 9, 0)))
+    with fetcher() as f:
+        res = column(url).fetch(ctx(f, since=date(2026, 11, 1)))
+    assert res.outcome is Outcome.OK and res.pages == 2 and len(res.items) == PER_PAGE + 4

@@ -173,3 +173,17 @@ def test_look_alikes_on_one_site_or_still_listed_stay_two_posts(store):
     other_day = _moved(first, "https://third.example.gov.cn/e.html", T0 + timedelta(days=1))
     assert store.upsert_posts(COLUMN, [other_day], seen_at=T0, attempt_id=None) == 1
     assert store.counts()["posts"] == 5
+
+
+def test_a_new_post_keeps_what_the_source_said_about_its_date(store):
+    store.sync_units(REG.units)
+    it = ListItem("县教育局召开会议", "https://www.example.gov.cn/jyj/gzdt/t1.html", T0,
+                  extra={"list_date": "2025-11-18T00:00:00+08:00", "article_date": T0.isoformat(),
+                         "date_from": "article", "date_check": "out_of_order", "unrelated": "x"})
+    assert store.upsert_posts(COLUMN, [it], seen_at=T0, attempt_id=None) == 1
+    from pubwatch.models import Post
+
+    with store.Session() as s:
+        post = s.query(Post).one()
+    assert post.evidence == {"dates": {"list_date": "2025-11-18T00:00:00+08:00", "article_date": T0.isoformat(),
+                                       "date_from": "article", "date_check": "out_of_order"}}

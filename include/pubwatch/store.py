@@ -30,6 +30,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+DATE_EVIDENCE_KEYS = ("list_date", "article_date", "article_date_from", "date_from", "date_field", "date_check",
+                      "list_dates", "date_implausible")
+
+
+def date_evidence(item: ListItem) -> dict[str, Any]:
+    """What the source said about a new post's date (list date, article date, which was used and
+    why it was checked), kept on the post as evidence for the supervisors."""
+    dates = {k: item.extra[k] for k in DATE_EVIDENCE_KEYS if item.extra.get(k) not in (None, "", [])}
+    return {"dates": dates} if dates else {}
+
+
 def url_key(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()
 
@@ -364,7 +375,7 @@ class Store:
                                          title=it.title[:2000], published_at=it.published,
                                          first_seen_at=seen_at, first_seen_attempt_id=attempt_id,
                                          last_seen_at=seen_at, pinned=it.pinned, date_suspicious=False,
-                                         evidence={}))
+                                         evidence=date_evidence(it)))
                     continue
                 row.last_seen_at = seen_at
                 if it.title and it.title != row.title:

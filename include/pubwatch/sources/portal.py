@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..http import FetchError, FetchResult, mask_secrets
 from ..types import TZ, ListItem, Outcome, SourceResult
 from .base import CrawlContext, Source, register, settle_empty
-from .listparse import CHECK_IMPLAUSIBLE, article_date_found, container_state, parse_list
+from .listparse import CHECK_IMPLAUSIBLE, CHECK_ORDER, article_date_found, container_state, parse_list
 
 log = logging.getLogger(__name__)
 
@@ -321,13 +321,16 @@ def _aware(when: datetime) -> datetime:
 
 def _period_open(page_items: list[ListItem], since: date | None, known_urls: frozenset[str]) -> bool:
     """True while the next page may still hold posts of the period: every non-pinned item of this
-    page is newer than `since` (undated items do not close it) and none is already known."""
+    page is newer than `since` and none is already known. Undated items, and items whose date
+    breaks the page's order (a mistyped 2025 among 2026 posts), do not close it."""
     regular = [it for it in page_items if not it.pinned]
     if not regular:
         return False
     for it in regular:
         if it.url in known_urls:
             return False
+        if it.extra.get("date_check") == CHECK_ORDER:
+            continue
         if since is not None and it.published is not None and it.published.astimezone(TZ).date() < since:
             return False
     return True
