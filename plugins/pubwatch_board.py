@@ -77,11 +77,14 @@ class _Resources:
         from pubwatch.registry import default_registry_path, load_registry
 
         path = default_registry_path()
-        key = (str(path), path.stat().st_mtime)
-        with self._lock:
-            if self._registry is None or self._registry_key != key:
-                self._registry, self._registry_key = load_registry(path), key
-            return self._registry
+        try:
+            key = (str(path), path.stat().st_mtime)
+            with self._lock:
+                if self._registry is None or self._registry_key != key:
+                    self._registry, self._registry_key = load_registry(path), key
+                return self._registry
+        except (OSError, ValueError) as exc:   # YAML syntax, not UTF-8, not a registry: a page, not a 500
+            raise RegistryUnreadable(str(exc)) from None
 
 
 def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
@@ -100,6 +103,10 @@ def _resolve_db_url() -> str:
     from pubwatch import connections
 
     return connections.tracking_db_url(_airflow_connection)
+
+
+class RegistryUnreadable(Exception):
+    """units.yaml cannot be read or parsed (the message names file:line:column)."""
 
 
 resources = _Resources()
@@ -152,6 +159,12 @@ def create_app() -> FastAPI:
         return _page(request, "error.j2", 400, heading="请求参数有误",
                      message=f"参数 {', '.join(names) or '-'} 的取值无效 (例如 weeks 应为 1–52 的整数)")
 
+    @app.exception_handler(RegistryUnreadable)
+    async def _registry_error(request: Request, exc: RegistryUnreadable):
+        log.error("看板无法读取单位登记表: %s", exc)
+        return _page(request, "error.j2", 503, heading="单位登记表无法读取",
+                     message=f"{exc} — 请管理员修正后刷新 (可用 pubwatch check 检查)。")
+
     @app.exception_handler(SQLAlchemyError)
     async def _db_error(request: Request, exc: SQLAlchemyError):
         log.error("看板读取追踪数据库失败 (tracking DB error): %s", exc.__class__.__name__)
@@ -172,7 +185,7 @@ def create_app() -> FastAPI:
         registry = resources.registry()
         view = board.matrix(resources.store(), registry, _weeks(weeks, end), channel=channel,
                             category=category, sort=sort)
-        return _page(request, "matrix.j2", view=view, registry_errors=len(registry.errors))
+        return _page(request, "matrix.j2", view=view, registry_errors=[e.skipped_line for e in registry.errors])
 
     @app.get("/unit/{unit_id}", response_class=HTMLResponse)
     def unit_detail(request: Request, unit_id: str, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52),

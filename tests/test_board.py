@@ -383,3 +383,18 @@ def test_only_http_links_are_rendered_on_the_unit_page(seeded):
     html = board.render("unit.j2", root="/pubwatch", u=board.unit_page(store, registry, "jyj", weeks, today=TODAY))
     assert "恶意链接0" in html and "恶意链接1" in html
     assert "script:alert" not in html and 'href="data:' not in html and "base64" not in html
+
+
+def test_registry_mistakes_are_named_on_the_board(logged_in, tmp_path):
+    """A unit dropped for a typo is named with its field (#17.2); an unreadable registry is a page."""
+    path = tmp_path / "units.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["units"].append({"id": "xfj", "name": "县信访局", "category": "department", "portl": {}})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    page = logged_in.get("/", params={"weeks": 4, "end": "2026-W47"})
+    assert page.status_code == 200
+    assert "登记表错误, 本周未监测: 县信访局 (单位 xfj) — 字段 portl: 未知字段" in page.text
+    path.write_text("units:\n  - id: jyj\n   name: bad indent\n", encoding="utf-8")
+    broken = logged_in.get("/")
+    assert broken.status_code == 503 and "单位登记表无法读取" in broken.text and "units.yaml:3:" in broken.text
+    assert "Traceback" not in broken.text

@@ -17,6 +17,7 @@ DELEGATED = {
     "parse-list": ("pubwatch.sources.listparse", "cli_parse_list", "parse a saved portal list page (JSON lines)"),
     "parse-feed": ("pubwatch.sources.wechat", "cli_parse_feed", "parse a saved RSS/Atom feed (JSON lines)"),
     "notices": ("pubwatch.notices.admin", "cli_notices", "list unconfirmed notices; confirm or resend one by id"),
+    "check": ("pubwatch.check", "cli_check", "validate registry, policies, calendar and connections (exit 1 on problems)"),
 }
 
 

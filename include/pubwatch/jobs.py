@@ -62,7 +62,7 @@ def prepare(rt: Runtime, only: Sequence[str] | None = None) -> dict[str, Any]:
     upgrade(rt.db_url)
     reg = rt.registry
     for err in reg.errors:
-        log.error("登记表错误(该单位本次跳过): %s", err)
+        log.error("%s", err.skipped_line)
     rt.store.sync_units(reg.units)
     units = reg.select(list(only) if only else None)
     unknown = sorted(set(only or []) - {u.id for u in units} - {u.name for u in units})
@@ -70,7 +70,7 @@ def prepare(rt: Runtime, only: Sequence[str] | None = None) -> dict[str, Any]:
     for warning in calendar_warnings:
         log.warning("日历: %s", warning)
     return {"units": [{"unit_id": u.id, "unit_name": u.name} for u in units],
-            "registry_errors": [str(e) for e in reg.errors], "unknown_selection": unknown,
+            "registry_errors": [e.skipped_line for e in reg.errors], "unknown_selection": unknown,
             "calendar_warnings": calendar_warnings}
 
 
@@ -135,6 +135,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
                                    policies=rt.policies, calendar=rt.calendar)
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
+    out["lines"].extend(e.skipped_line for e in rt.registry.errors)   # never silently absent
     # Weeks before the closed one that were never evaluated (a new install, a gap in runs): evaluate
     # them now from the stored posts, so streaks and escalation see the unit's real history.
     lookback = int(rt.policies.setting("escalate_after") or 2) + 2
@@ -275,6 +276,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
                  "counts": report.counts, "late_by_category": report.late_by_category,
                  "unknown_rows": report.unknown_rows, "findings": report.findings,
                  "unconfirmed": unconfirmed_notices(rt),
+                 "skipped_units": [e.skipped_line for e in registry.errors],
                  "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())}))
     weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
                      run_id=run_id).as_dict()

@@ -43,9 +43,16 @@ _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
 class RegistryError(ValueError):
-    def __init__(self, unit: str, field_name: str, message: str):
-        self.unit, self.field, self.message = unit, field_name, message
+    def __init__(self, unit: str, field_name: str, message: str, unit_name: str = ""):
+        self.unit, self.field, self.message, self.unit_name = unit, field_name, message, unit_name
         super().__init__(f"单位 {unit}: 字段 {field_name}: {message}")
+
+    @property
+    def skipped_line(self) -> str:
+        """For supervisors: "登记表错误, 本周未监测: 县XX局 — portl: 未知字段 …"."""
+        who = f"{self.unit_name} (单位 {self.unit})" if self.unit_name and self.unit_name != self.unit \
+            else f"单位 {self.unit}"
+        return f"登记表错误, 本周未监测: {who} — 字段 {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -314,6 +321,8 @@ def parse_registry(data: Any, path: Path | None = None) -> Registry:
             if unit.name in seen_names:
                 raise RegistryError(unit.id, "name", f"单位名称重复: {unit.name}")
         except RegistryError as exc:
+            if not exc.unit_name and isinstance(raw, dict) and raw.get("name"):
+                exc.unit_name = str(raw["name"]).strip()
             errors.append(exc)
             continue
         seen_ids.add(unit.id)
