@@ -26,7 +26,7 @@ import math
 import os
 from bisect import bisect_left, bisect_right
 from functools import lru_cache, partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -42,6 +42,8 @@ from .workdays import WorkCalendar
 
 DEFAULT_POLICIES_PATH = Path(__file__).resolve().parents[1] / "policies.yaml"
 _POST_ORDER = attrgetter("published", "url")
+_PUBLISHED = attrgetter("published")
+_FIRST = itemgetter(0)
 _POST_AND_SOURCE_ORDER = attrgetter("published", "url", "source_id")
 _ATTEMPT_ORDER = attrgetter("started_at", "outcome")       # Outcome is a str enum: ordered by its value
 _VERDICT_ORDER = attrgetter("channel", "rule")
@@ -231,6 +233,17 @@ class _Facts:
         self.check_point = min(self.as_of, self.period.end_dt).astimezone(UTC)
         self.start = self.period.start_dt.astimezone(UTC)
         self.end = self.period.end_dt.astimezone(UTC)
+        self._reads: dict[str, list[tuple[datetime, datetime | None]]] = {}
+
+    def reads(self, source_id: str) -> list[tuple[datetime, datetime | None]]:
+        """(vouched up to, covered from) of the source's successful reads, latest-vouching first."""
+        found = self._reads.get(source_id)
+        if found is None:
+            found = [(_vouched(a), a.covered_from) for a in self.attempts.get(source_id, ()) if a.outcome.verified]
+            if len(found) > 1:
+                found.sort(key=_FIRST, reverse=True)
+            self._reads[source_id] = found
+        return found
 
     def last_post(self, sources: Iterable[SourceConfig], count_suspicious: bool = True) -> PostFact | None:
         """The newest post of `sources` published before the check point."""
@@ -372,7 +385,7 @@ def _verification(facts: _Facts, sources: Sequence[SourceConfig],
     return not problems, problems, _failed_summary(facts, sources)
 
 
-@dataclass
+@dataclass(slots=True)
 class Breach:
     """One silence that breaks a rule inside the period (or, in an open period, will break it if
     nothing more is posted). It is a fact at any moment `e` in (lo, hi] — [lo, hi] for a day rule,
@@ -421,14 +434,21 @@ class Breach:
 def _prove(facts: _Facts, b: Breach) -> tuple[bool, list[str]]:
     """Whether successful reads of every source of `b` cover one moment of it (see `Breach`);
     else the Chinese problems, one per source that falls short, naming it."""
-    goods = {s.id: [a for a in facts.attempts.get(s.id, ()) if a.outcome.verified] for s in b.sources}
-    vouched = {s.id: [(_vouched(a), a.covered_from) for a in goods[s.id]] for s in b.sources}
+    vouched = {s.id: facts.reads(s.id) for s in b.sources}
+
+    def proves(e: datetime) -> bool:
+        need = b.reach(e)
+        return all(any(v >= e and c is not None and c <= need for v, c in vouched[s.id]) for s in b.sources)
+
+    if all(vouched.values()):            # first the moment every source's latest read reaches
+        e = b.point(min(reads[0][0] for reads in vouched.values()))
+        if e is not None and proves(e):
+            return True, []
     points = {b.point(v) for vs in vouched.values() for v, _ in vs}
     points.discard(None)
-    for e in sorted(points, reverse=True):
-        need = b.reach(e)
-        if all(any(v >= e and c is not None and c <= need for v, c in vouched[s.id]) for s in b.sources):
-            return True, []
+    if any(proves(e) for e in sorted(points, reverse=True)):
+        return True, []
+    goods = {s.id: [a for a in facts.attempts.get(s.id, ()) if a.outcome.verified] for s in b.sources}
     problems = []
     for src in b.sources:
         label = _source_label(src)
@@ -866,14 +886,15 @@ class StalenessPolicy(_SilencePolicy):
                                     self.wechat_age, self.subject(unit, WECHAT)))
         return out
 
-    def post_times(self, facts: _Facts, sources: Sequence[SourceConfig]) -> list[datetime]:
-        susp = self.counts_suspicious(facts)
+    @staticmethod
+    def group_posts(facts: _Facts, sources: Sequence[SourceConfig], susp: bool) -> list[PostFact]:
+        """The counted posts of one column / account before the check point, oldest first."""
         cp = facts.check_point
-        times = [p.published for src in sources for p in facts.posts.get(src.id, ())
+        posts = [p for src in sources for p in facts.posts.get(src.id, ())
                  if p.published < cp and (susp or not p.date_suspicious)]
         if len(sources) > 1:
-            times.sort()
-        return times
+            posts.sort(key=_POST_ORDER)
+        return posts
 
     def finding(self, facts: _Facts, rule: str, channel: str,
                 groups: list[tuple[str, tuple[SourceConfig, ...]]], spec: tuple[int, str], subject: str) -> Finding:
@@ -889,24 +910,32 @@ class StalenessPolicy(_SilencePolicy):
         breaches: list[Breach] = []
         stale_text, soon_text, empty = [], [], []
         out_days = 0
+        span = timedelta(days=spec[0]) if spec[1] == "d" else None
+        susp = self.counts_suspicious(facts)
         for name, sources in groups:
-            times = self.post_times(facts, sources)
-            i = bisect_left(times, start)
-            prev = times[i - 1] if i else None
+            posts = self.group_posts(facts, sources, susp)
+            i = bisect_left(posts, start, key=_PUBLISHED)
+            prev = posts[i - 1].published if i else None
             virtual = joined_at is not None and (prev is None or prev < joined_at)
             if virtual:                       # a new unit's silence counts from its joining day
                 prev = joined_at
             mine = []
-            for nxt in times[i:] + [None]:    # each silence (prev, nxt); None: nothing posted yet
-                onset = None if prev is None else _stale_after(prev, spec)
-                lo = start if onset is None or onset < start else onset
+            n_posts = len(posts)
+            while True:                       # each silence (prev, nxt); None: nothing posted yet
+                nxt = posts[i].published if i < n_posts else None
+                if prev is None:
+                    onset, lo = None, start
+                else:
+                    onset = prev + span if span is not None else _stale_after(prev, spec)
+                    lo = start if onset < start else onset
                 hi = end if nxt is None else nxt
                 if lo < hi:
                     mine.append(Breach(sources, lo, hi, reach, deadline=None if onset is None else _day(onset),
                                        due=onset, label=name, since=None if prev is None else _day(prev)))
-                prev = nxt
-            breaches += mine
-            last = facts.last_post(sources, self.counts_suspicious(facts))
+                if nxt is None:
+                    break
+                prev, i = nxt, i + 1
+            last = (posts[-1] if posts else None) if len(sources) == 1 else facts.last_post(sources, susp)
             row: dict[str, Any] = {"column": name, "sources": [s.id for s in sources], "fresh": not mine}
             if last is not None:
                 row["last_post"] = {"title": last.title, "url": last.url, "date": last.local_day.isoformat()}
@@ -914,18 +943,19 @@ class StalenessPolicy(_SilencePolicy):
             if virtual:
                 row["counted_from"] = joined.isoformat()
             columns.append(row)
+            if not mine:
+                continue
+            breaches += mine
             out_days += sum(_days_touched(b, cp) for b in mine)
             done = [b for b in mine if b.happened(cp)]
+            b = done[0] if done else mine[0]
+            if b.due is None:
+                empty.append(row)
+                continue
+            what = "纳入监管以来未更新" if virtual and b.since == joined else f"最后更新 {b.since.isoformat()}"
             if done:
-                b = done[0]
-                if b.due is None:
-                    empty.append(row)
-                else:
-                    what = f"最后更新 {b.since.isoformat()}" if not virtual or b.since != joined else "纳入监管以来未更新"
-                    stale_text.append((name, what, f"自{_when(b.due)}起超期"))
-            elif mine:
-                b = mine[0]
-                what = f"最后更新 {b.since.isoformat()}" if not virtual else "纳入监管以来未更新"
+                stale_text.append((name, what, f"自{_when(b.due)}起超期"))
+            else:
                 soon_text.append((name, what, f"将于{_when(b.due)}起超期"))
         fresh_count = sum(1 for r in columns if r["fresh"])
         if channel == PORTAL:
@@ -1249,7 +1279,6 @@ def _judge_silence(f: Finding, facts: _Facts, base: dict[str, Any]) -> Verdict:
         evidence["failed_attempts"] = failed
     if proven:
         evidence["verified"] = True
-        evidence["proven"] = [b.brief() for b in proven[:EVIDENCE_POSTS]]
         if proven[0].deadline is not None:
             base["deadline"] = proven[0].deadline
         reason = f"{f.subject}{f.fact}, 未达标"
