@@ -7,14 +7,23 @@ Policies (include/policies.yaml, or $PUBWATCH_POLICIES) are configured per unit 
 per-unit overrides (`Unit.policy`, deep-merged). Each policy kind is a small class registered by
 its kind name (urlwatch style): weekly, monthly_quota, staleness, rolling_window, max_gap.
 
-The honesty rule, applied to every policy by `_judge`:
+Count rules (weekly, monthly_quota), judged by `_judge`:
   * requirement met by the posts we have            -> MET (even if some fetches failed)
   * not met, and every relevant source verified     -> MISSED (closed period) / AT_RISK (open,
                                                        within the warning lead)
   * not met, and some relevant source not verified  -> UNKNOWN, naming the source and its failure
 A source is verified for a closed period when it had an OK/NOT_MODIFIED attempt at or after the
 period end (and, for feeds reporting `source_updated`, that time is at/after the period end); for
-a still-open period, within `freshness_hours` before `as_of`.
+a still-open period, within `freshness_hours` before `as_of`; either way its listing must reach
+back to the period start (`AttemptFact.covered_from`).
+
+Silence rules (staleness, rolling_window, max_gap), each with one reading of its circular's text
+(see each class): they find the `Breach`es of the period — silences that break the rule in it.
+A breach is final: proven (`_prove`: every source's reads vouch up to a moment of it and reach back
+over the whole stretch the rule judges, days before the period start included) it is MISSED at
+once, even in an open period; not proven in a closed period it is UNKNOWN; in an open period
+before it happens, AT_RISK from `warn_lead_days` (default 3) before the last day to post, else
+PENDING — provided the silence so far is verified (`_judge_silence`).
 
 All five kinds are monotone: more posts can only help. So for a still-open period a policy is
 evaluated as if no further post arrived before the deadline; if that is already enough, it is MET.
