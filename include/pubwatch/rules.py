@@ -242,6 +242,7 @@ class _Facts:
         self.check_point = min(self.as_of, self.period.end_dt).astimezone(UTC)
         self.start = self.period.start_dt.astimezone(UTC)
         self.end = self.period.end_dt.astimezone(UTC)
+        self.check_day = _day(self.check_point - timedelta(microseconds=1))   # the last day judged
         self._reads: dict[str, list[tuple[datetime, datetime | None]]] = {}
 
     def reads(self, source_id: str) -> list[tuple[datetime, datetime | None]]:
@@ -823,6 +824,13 @@ def _stale_after(last: datetime, spec: tuple[int, str]) -> datetime:
 
 
 @lru_cache(maxsize=256)
+def _spec_consts(spec: tuple[int, str]) -> tuple[str, Callable[[datetime], datetime], timedelta | None, timedelta]:
+    """(its text, its look-back, its length if in days, the shortest length it can have)."""
+    return (_spec_text(spec), partial(_look_back, spec=spec), timedelta(days=spec[0]) if spec[1] == "d" else None,
+            timedelta(days=28 * spec[0] if spec[1] == "m" else spec[0]))
+
+
+@lru_cache(maxsize=256)
 def _spec_text(spec: tuple[int, str]) -> str:
     n, unit = spec
     if unit == "d":
@@ -910,16 +918,14 @@ class StalenessPolicy(_SilencePolicy):
         """`groups`: (name, sources) — one group per portal column, one for a WeChat account."""
         start, end, cp = facts.start, facts.end, facts.check_point
         word = _PERIOD_WORDS[facts.period.kind]
-        limit = _spec_text(spec)
-        reach = partial(_look_back, spec=spec)
+        limit, reach, span, shortest = _spec_consts(spec)
         joined = facts.unit.start_date
         joined_at = _midnight(joined) if joined is not None else None
-        check_day = _day(cp - timedelta(microseconds=1))
+        check_day = facts.check_day
         columns: list[dict[str, Any]] = []
         breaches: list[Breach] = []
         stale_text, soon_text, empty = [], [], []
         out_days = 0
-        span = timedelta(days=spec[0]) if spec[1] == "d" else None
         susp = self.counts_suspicious(facts)
         for name, sources in groups:
             posts = self.group_posts(facts, sources, susp)
@@ -932,12 +938,17 @@ class StalenessPolicy(_SilencePolicy):
             n_posts = len(posts)
             while True:                       # each silence (prev, nxt); None: nothing posted yet
                 nxt = posts[i].published if i < n_posts else None
+                hi = end if nxt is None else nxt
                 if prev is None:
                     onset, lo = None, start
-                else:
-                    onset = prev + span if span is not None else _stale_after(prev, spec)
+                elif span is not None:
+                    onset = prev + span
                     lo = start if onset < start else onset
-                hi = end if nxt is None else nxt
+                elif hi - prev <= shortest:       # months: cannot be stale before `hi`
+                    onset = lo = hi
+                else:
+                    onset = _stale_after(prev, spec)
+                    lo = start if onset < start else onset
                 if lo < hi:
                     mine.append(Breach(sources, lo, hi, reach, deadline=None if onset is None else _day(onset),
                                        due=onset, label=name, since=None if prev is None else _day(prev)))
