@@ -992,7 +992,7 @@ class StalenessPolicy(_SilencePolicy):
             elif empty:
                 parts = [f"{word}内超过{limit}未更新(无任何信息)"]
             elif soon_text:
-                parts = [f"{word}内{soon_text[0][2]}(超过{limit}未更新)"]
+                parts = []
             else:
                 parts = [f"{word}内始终在{limit}内有更新"]
             if columns and "last_post" in columns[0]:
@@ -1098,19 +1098,20 @@ class RollingWindowPolicy(_SilencePolicy):
                 evidence["last_update"] = posts[-1].local_time.isoformat()
             if runs:
                 evidence["breach_days"] = [[a.isoformat(), b.isoformat()] for a, b in runs]
-            last_text = f"最后更新 {days[-1]:%m月%d日}" if days else "无更新记录"
             done = [b for b in breaches if b.happened(cp)]
             if done:
                 first = done[0].deadline
                 last = _day(done[0].hi) - one_day
                 span = f"{first:%m月%d日}" if first == last else f"{first:%m月%d日}至{last:%m月%d日}"
+                since = done[0].since
+                before = f"{since:%m月%d日}后未更新" if since is not None else "此前无更新记录"
                 if k == 1:
                     fact = (f"{self.window_start(first, cal):%m月%d日}至{first:%m月%d日}连续{n}{unit_word}未更新"
-                            f"({span}往前{n}{unit_word}内均无更新, {last_text})")
+                            f"({before}; {span}往前{n}{unit_word}内均无更新)")
                 else:
-                    fact = f"{span}往前{n}{unit_word}内发文不足{k}篇({last_text})"
+                    fact = f"{span}往前{n}{unit_word}内发文不足{k}篇"
             elif breaches:
-                fact = f"{last_text}, 如{breaches[0].deadline:%m月%d日}前仍无更新, 将出现{n}{unit_word}内无更新"
+                fact = f"最后更新 {days[-1]:%m月%d日}" if days else "无更新记录"
             else:
                 fact = f"{word}每一天往前{n}{unit_word}内均有更新" if k == 1 else \
                     f"{word}每一天往前{n}{unit_word}内均至少发文{k}篇"
@@ -1202,17 +1203,15 @@ class MaxGapPolicy(_SilencePolicy):
                 parts += [self._since_text(b.since, joined if virtual else None) +
                           f"未更新, {b.deadline:%m月%d日}后间隔超过{self.max_days}{unit_word}" for b in done[:3]]
             elif breaches:
-                b = breaches[0]
-                parts.append(self._since_text(b.since, joined if virtual else None) +
-                             f"未更新, 如{b.deadline:%m月%d日}前仍无更新, 间隔将超过{self.max_days}{unit_word}")
+                parts.append(self._since_text(breaches[0].since, joined if virtual else None) + "未更新")
             for a, ok_until in earlier:
+                if unknown_start and a == left:     # began before what we know: nothing to say
+                    continue
                 key = Period.of(period.kind, ok_until).key
-                where = "本期之前" if unknown_start and a == left else f"{ok_until:%m月%d日}({key})"
                 evidence.setdefault("counted_earlier", []).append(
-                    {"since": None if unknown_start and a == left else a.isoformat(), "crossed": ok_until.isoformat(),
-                     "period": key})
-                parts.append(self._since_text(None if unknown_start and a == left else a, joined if virtual else None)
-                             + f"未更新的间隔已于{where}超过{self.max_days}{unit_word}, 不在本期重复计算")
+                    {"since": a.isoformat(), "crossed": ok_until.isoformat(), "period": key})
+                parts.append(self._since_text(a, joined if virtual else None)
+                             + f"未更新的间隔已于{ok_until:%m月%d日}({key})超过{self.max_days}{unit_word}, 不在本期重复计算")
             out.append(Finding(self.kind, channel, self.subject(facts.unit, channel), "; ".join(parts),
                                longest_so_far, self.max_days, not breaches, sources, evidence,
                                deadline=period.end, breaches=breaches, warn_lead=self.warn_lead_days,
