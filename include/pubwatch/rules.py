@@ -1181,6 +1181,8 @@ class MaxGapPolicy(_SilencePolicy):
                                            since=None if unknown_start and a == left else a))
                 elif ok_until < period.start:
                     earlier.append((a, ok_until))
+                if unknown_start and a == left:     # days out counted from the period start only
+                    ok_until = self.last_allowed(period.start - one_day, cal)
                 first_out, last_out = max(ok_until + one_day, period.start), min(b or today, today)
                 if last_out >= first_out:
                     out_days += (last_out - first_out).days + 1
