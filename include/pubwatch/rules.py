@@ -319,8 +319,13 @@ def _midnight(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=TZ).astimezone(UTC)
 
 
+_CST = timedelta(hours=8)                 # Asia/Shanghai: UTC+8 without daylight saving since 1991
+
+
 def _day(t: datetime) -> date:
-    """The local (Asia/Shanghai) day of `t`."""
+    """The local (Asia/Shanghai) day of `t` (stored times are UTC: a fixed offset, no zone lookup)."""
+    if t.tzinfo is UTC and t.year > 1991:
+        return (t + _CST).date()
     return t.astimezone(TZ).date()
 
 
@@ -450,14 +455,17 @@ def _prove(facts: _Facts, b: Breach) -> tuple[bool, list[str]]:
         need = b.reach(e)
         return all(any(v >= e and c is not None and c <= need for v, c in vouched[s.id]) for s in b.sources)
 
+    tried = None
     if all(vouched.values()):            # first the moment every source's latest read reaches
-        e = b.point(min(reads[0][0] for reads in vouched.values()))
-        if e is not None and proves(e):
+        tried = b.point(min(reads[0][0] for reads in vouched.values()))
+        if tried is not None and proves(tried):
             return True, []
-    points = {b.point(v) for vs in vouched.values() for v, _ in vs}
-    points.discard(None)
-    if any(proves(e) for e in sorted(points, reverse=True)):
-        return True, []
+    if any(c is not None for vs in vouched.values() for _, c in vs):   # else no read proves anything
+        points = {b.point(v) for vs in vouched.values() for v, _ in vs}
+        points.discard(None)
+        points.discard(tried)
+        if any(proves(e) for e in sorted(points, reverse=True)):
+            return True, []
     goods = {s.id: [a for a in facts.attempts.get(s.id, ()) if a.outcome.verified] for s in b.sources}
     problems = []
     for src in b.sources:
@@ -924,10 +932,12 @@ class StalenessPolicy(_SilencePolicy):
         check_day = facts.check_day
         columns: list[dict[str, Any]] = []
         breaches: list[Breach] = []
+        all_sources: list[SourceConfig] = []
         stale_text, soon_text, empty = [], [], []
         out_days = 0
         susp = self.counts_suspicious(facts)
         for name, sources in groups:
+            all_sources += sources
             posts = self.group_posts(facts, sources, susp)
             i = bisect_left(posts, start, key=_PUBLISHED)
             prev = posts[i - 1].published if i else None
@@ -1001,16 +1011,13 @@ class StalenessPolicy(_SilencePolicy):
                 parts.append(f"纳入监管({columns[0]['counted_from']})以来未更新")
         evidence: dict[str, Any] = {"columns": columns, "max_age": limit, "days_out_of_compliance": out_days,
                                     "empty_columns": [r["column"] for r in empty]}
-        last_dates = [r["last_post"]["date"] for r in columns if "last_post" in r]
-        if last_dates:
-            evidence["last_update"] = max(last_dates)
-            newest = max((r for r in columns if "last_post" in r), key=lambda r: r["last_post"]["date"])
+        dated = [r for r in columns if "last_post" in r]
+        if dated:
+            newest = dated[0] if len(dated) == 1 else max(dated, key=lambda r: r["last_post"]["date"])
+            evidence["last_update"] = newest["last_post"]["date"]
             evidence["last_post"] = {**newest["last_post"], "published": newest["last_post"]["date"]}
-        done = [b for b in breaches if b.happened(cp)]
-        if done:
-            evidence["breaches"] = [b.brief() for b in done[:EVIDENCE_POSTS]]
         return Finding(rule, channel, subject, ", ".join(parts), fresh_count, len(columns), not breaches,
-                       tuple(s for _, ss in groups for s in ss), evidence, deadline=facts.period.end,
+                       tuple(all_sources), evidence, deadline=facts.period.end,
                        breaches=breaches, warn_lead=self.warn_lead_days, warn_text=f"将超过{limit}未更新")
 
 
@@ -1101,7 +1108,7 @@ class RollingWindowPolicy(_SilencePolicy):
             done = [b for b in breaches if b.happened(cp)]
             if done:
                 first = done[0].deadline
-                last = _day(done[0].hi) - one_day
+                last = min(_day(done[0].hi), _day(cp)) - one_day        # the breached days already over
                 span = f"{first:%m月%d日}" if first == last else f"{first:%m月%d日}至{last:%m月%d日}"
                 since = done[0].since
                 before = f"{since:%m月%d日}后未更新" if since is not None else "此前无更新记录"
@@ -1201,7 +1208,6 @@ class MaxGapPolicy(_SilencePolicy):
             parts = [f"最长更新间隔{longest_so_far}{unit_word}(要求不超过{self.max_days}{unit_word})"]
             done = [b for b in breaches if b.happened(cp)]
             if done:
-                evidence["breaches"] = [b.brief() for b in done]
                 parts += [self._since_text(b.since, joined if virtual else None) +
                           f"未更新, {b.deadline:%m月%d日}后间隔超过{self.max_days}{unit_word}" for b in done[:3]]
             elif breaches:
@@ -1300,6 +1306,7 @@ def _judge_silence(f: Finding, facts: _Facts, base: dict[str, Any]) -> Verdict:
         evidence["failed_attempts"] = failed
     if proven:
         evidence["verified"] = True
+        evidence["breaches"] = [b.brief() for b in proven[:EVIDENCE_POSTS]]
         if proven[0].deadline is not None:
             base["deadline"] = proven[0].deadline
         reason = f"{f.subject}{f.fact}, 未达标"
