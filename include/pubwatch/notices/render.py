@@ -220,6 +220,12 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["period_label"] = ctx.get("period_label") or ctx.get("period_key") or ""
     out["streak"] = int(ctx.get("streak") or 0)
     out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
+    from ..circular import rule_sentences
+
+    verdicts = list(ctx.get("verdicts") or [])
+    out["rule_sentences"] = rule_sentences(verdicts) or ["原则上一个星期不低于一条工作动态"]
+    weekly = not verdicts or all(v.rule in ("weekly", "monthly_quota") for v in verdicts)
+    out["late_words"] = "本周结束后仍未达到要求的" if weekly else "逾期仍未更新的"
     out["deadline_text"] = deadline_text(ctx.get("deadline"), out["generated_at"])
     if kind == "summary":
         counts = {Status(k): int(n) for k, n in (ctx.get("counts") or {}).items()}
