@@ -1345,8 +1345,9 @@ def _judge_silence(f: Finding, facts: _Facts, base: dict[str, Any]) -> Verdict:
             base["deadline"] = today
             ask = "待数据源确认; 请立即更新"
         else:
-            due = next(b.due for b in waiting if b.deadline == deadline)
-            ask = f"请于{_when(due) if due is not None and due.astimezone(TZ).time() != time.min else f'{deadline:%m月%d日}'}前更新, 否则{f.warn_text}"
+            due = next(b.due for b in waiting if b.deadline == deadline)   # staleness: a moment of that day
+            when = _when(due) if due is not None and _day(due) == deadline else f"{deadline:%m月%d日}"
+            ask = f"请于{when}前更新, 否则{f.warn_text}"
         return Verdict(status=Status.AT_RISK, evidence=evidence, **base,
                        reason=f"{f.subject}截至{_fmt(as_of)}{f.fact}, {ask}")
     evidence["pending"] = True
