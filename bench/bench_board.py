@@ -26,7 +26,7 @@ from pubwatch.models import CrawlAttempt  # noqa: E402
 from pubwatch.notices.ledger import Ledger, NoticeKey  # noqa: E402
 from pubwatch.registry import parse_registry  # noqa: E402
 from pubwatch.store import Store, upgrade  # noqa: E402
-from pubwatch.types import TZ, ListItem, Status, Verdict  # noqa: E402
+from pubwatch.types import TZ, WECHAT, ListItem, Status, Verdict  # noqa: E402
 
 TODAY = date(2026, 11, 20)
 STATUS_MIX = [Status.MET] * 14 + [Status.MISSED] * 3 + [Status.UNKNOWN]
@@ -64,7 +64,8 @@ def seed(store: Store, registry, weeks) -> dict[str, int]:
                 verdicts.append(Verdict(unit.id, src.channel, w.key, "weekly", status, count=count, required=1,
                                         reason="本周发文0篇, 未达标" if status is Status.MISSED else "已达标",
                                         evidence={"posts": [], "longest_gap_days": 3}))
-                verdicts.append(Verdict(unit.id, src.channel, w.key, "staleness:news", Status.MET, count=count))
+                verdicts.append(Verdict(unit.id, src.channel, w.key, f"staleness:{'wechat' if src.channel == WECHAT else 'news'}",
+                                        Status.MET, count=count))
                 for d in range(7):
                     started = datetime.combine(w.start + timedelta(days=d), datetime.min.time(), TZ).replace(hour=6)
                     bad = status is Status.UNKNOWN

@@ -42,3 +42,38 @@ def test_periodic_reports_at_the_start_of_a_month(demo_runtime):
     assert [p["period"] for p in out["periods"]] == ["2026-09", "2026-Q3"]
     names = [f.rsplit("/", 1)[-1] for f in out["files"]]
     assert "pubwatch-2026-09.docx" in names and "pubwatch-2026-Q3-排名.xlsx" in names
+
+
+def test_a_silence_across_a_month_end_ranks_once(sqlite_url):
+    """#21: the max_gap silence Oct 10 -> Nov 12 is one breach (October's). A quarter's ranking adds
+    up the months' verdicts: it is counted once (the old reading counted it in both months)."""
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from pubwatch.registry import Contact, SourceConfig, Unit
+    from pubwatch.rules import Policies, evaluate_unit
+    from pubwatch.store import Store
+    from pubwatch.types import COVERS_ALL, PORTAL, TZ, AttemptFact, Outcome, PostFact, Status
+    from pubwatch.workdays import WorkCalendar
+
+    src = SourceConfig("u.portal.gzdt", "u", PORTAL, "portal", "工作动态", "http://127.0.0.1/gzdt/")
+    unit = Unit("u", "县教育局", "department", (Contact("staff", "李", email="s@example.org"),), (src,))
+    policies = Policies({"defaults": {"max_gap": {"kind": "max_gap", "max_days": 14}},
+                         "scoring": {"default": {"met": 0, "missed": -1}}})
+    posts = [PostFact(src.id, PORTAL, f"http://x/{d}", "动态", datetime(2026, m, d, 10, tzinfo=TZ),
+                      datetime(2026, m, d, 10, tzinfo=TZ)) for m, d in ((10, 10), (11, 12), (11, 25), (12, 8), (12, 20))]
+    store = Store(sqlite_url)
+    try:
+        for key in ("2026-10", "2026-11", "2026-12"):
+            period = Period.parse(key)
+            as_of = period.end_dt + timedelta(hours=9)
+            read = AttemptFact(src.id, PORTAL, period.end_dt + timedelta(hours=1), Outcome.OK, covered_from=COVERS_ALL)
+            vs = evaluate_unit(unit, period, posts, [read], as_of=as_of, policies=policies, calendar=WorkCalendar())
+            store.save_verdicts(vs, as_of=as_of)
+        statuses = {key: [v.status for v in store.verdicts(key)] for key in ("2026-10", "2026-11", "2026-12")}
+        assert statuses == {"2026-10": [Status.MISSED], "2026-11": [Status.MET], "2026-12": [Status.MET]}
+        rt = SimpleNamespace(registry=SimpleNamespace(units=[unit]), store=store, policies=policies)
+        row = ranking(rt, "2026-Q4")["rows"][0]
+        assert (row["unit_id"], row["score"], row["verdicts"]) == ("u", -1.0, 3)
+    finally:
+        store.close()

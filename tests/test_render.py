@@ -239,3 +239,28 @@ def test_unknown_kind_is_refused_and_missing_office_gets_defaults(unit):
     out = render("overdue", ctx)
     assert "县人民政府办公室" in out.text
     assert set(KINDS) == {"reminder", "overdue", "escalation", "summary"}
+
+
+def test_silence_rule_warning_quotes_the_rule_in_its_reading(unit):
+    """#21: a 预警 of a silence rule says what the rule asks, in the reading applied, and the day to post by."""
+    from datetime import timedelta
+
+    from pubwatch.periods import Period
+    from pubwatch.rules import Policies, evaluate_unit
+    from pubwatch.types import COVERS_ALL, PORTAL, AttemptFact, Outcome, PostFact
+    from pubwatch.workdays import WorkCalendar
+
+    src = unit.sources_of(PORTAL)[0]
+    posts = [PostFact(src.id, PORTAL, "http://x/1", "动态", datetime(2026, 11, 11, 10, tzinfo=TZ),
+                      datetime(2026, 11, 11, 10, tzinfo=TZ))]
+    as_of = datetime(2026, 11, 18, 9, tzinfo=TZ)
+    read = AttemptFact(src.id, PORTAL, as_of - timedelta(hours=1), Outcome.OK, covered_from=COVERS_ALL)
+    pol = Policies({"defaults": {"rolling_window": {"kind": "rolling_window", "days": 10, "channels": ["portal"]}}})
+    [v] = evaluate_unit(unit, Period.parse("2026-W47"), posts, [read], as_of=as_of, policies=pol,
+                        calendar=WorkCalendar())
+    assert (v.status, v.deadline) == (Status.AT_RISK, date(2026, 11, 21))
+    out = render("reminder", {**unit_ctx(unit, "reminder", [v]), "deadline": v.deadline}, strict=True)
+    assert "门户网站（连续未更新天数）：保证每10天内都能更新信息（任意连续10天不得无更新），目前即将出现连续10天未更新。" in out.text
+    assert "请于2026年11月21日（星期六）前完成更新。按照“保证每10天内都能更新信息”的要求，逾期仍未更新的，将予以通报。" in out.text
+    weekly = render("reminder", unit_ctx(unit, "reminder", [missed("portal")]), strict=True)
+    assert "按照“原则上一个星期不低于一条工作动态”的要求，本周结束后仍未达到要求的，将予以通报。" in weekly.text

@@ -341,10 +341,10 @@ def test_staleness_wechat_and_unknown_when_unverified():
     u = make_unit(columns=())
     posts = [post("jyj.wechat.rss", at(2026, 11, 1))]
     v = pick(verdicts(u, W47, posts, all_ok(u, at(2026, 11, 23, 1)), at(2026, 11, 23, 9), STALE_ONLY),
-             "staleness:news", WECHAT)
+             "staleness:wechat", WECHAT)
     assert v.status == Status.MISSED and "超过14天未更新" in v.reason and "最后更新 2026-11-01" in v.reason
     v = pick(verdicts(u, W47, posts, [fail("jyj.wechat.rss", at(2026, 11, 23, 1), Outcome.STALE, "bridge stale")],
-                      at(2026, 11, 23, 9), STALE_ONLY), "staleness:news", WECHAT)
+                      at(2026, 11, 23, 9), STALE_ONLY), "staleness:wechat", WECHAT)
     assert v.status == Status.UNKNOWN
 
 
@@ -397,8 +397,15 @@ def test_max_gap_left_edge_is_last_post_before_period():
              post("jyj.portal.gzdt", at(2026, 11, 24))]
     v = pick(verdicts(u, NOV, posts, [ok("jyj.portal.gzdt", at(2026, 12, 1, 1))], at(2026, 12, 1, 9), GAP),
              "max_gap", PORTAL)
-    assert v.status == Status.MISSED and v.evidence["longest_gap_days"] == 26
+    # The silence Oct 15 -> Nov 10 (26 days) crossed the limit at the end of Oct 29: one breach,
+    # October's. November shows it (longest gap, left edge) but does not count it again.
+    assert v.status == Status.MET and v.evidence["longest_gap_days"] == 26
     assert v.evidence["left_edge"] == "2026-10-15"
+    assert v.evidence["counted_earlier"] == [{"since": "2026-10-15", "crossed": "2026-10-29", "period": "2026-10"}]
+    assert "不在本期重复计算" in v.reason
+    v = pick(verdicts(u, Period.parse("2026-10"), posts, [ok("jyj.portal.gzdt", at(2026, 11, 1, 1))],
+                      at(2026, 11, 1, 9), GAP), "max_gap", PORTAL)
+    assert v.status == Status.MISSED and v.deadline == date(2026, 10, 29)
     posts[0] = post("jyj.portal.gzdt", at(2026, 10, 28))
     v = pick(verdicts(u, NOV, posts, [ok("jyj.portal.gzdt", at(2026, 12, 1, 1))], at(2026, 12, 1, 9), GAP),
              "max_gap", PORTAL)
@@ -448,11 +455,15 @@ def test_deterministic_under_shuffled_input():
     assert [(v.channel, v.rule) for v in first] == sorted((v.channel, v.rule) for v in first)
 
 
-def test_calendar_without_data_is_loud():
+def test_calendar_without_data_is_loud_only_when_provisional_is_off():
+    """A year without data evaluates on the provisional calendar (#17.4); with it switched off the
+    rules refuse to guess."""
     u = make_unit(wechat=())
     week = Period.parse("2027-W10")
+    args = (u, week, [], [ok("jyj.portal.gzdt", at(2027, 3, 15, 1))], at(2027, 3, 15, 9), WEEKLY_ONLY)
+    assert verdicts(*args)[0].status is Status.MISSED
     with pytest.raises(CalendarDataMissing):
-        verdicts(u, week, [], [ok("jyj.portal.gzdt", at(2027, 3, 15, 1))], at(2027, 3, 15, 9), WEEKLY_ONLY)
+        verdicts(*args, calendar=WorkCalendar(provisional=False))
 
 
 def test_policy_validation_names_policy_and_field(tmp_path, monkeypatch):

@@ -13,8 +13,18 @@ from .periods import Period
 from .registry import COLUMN_TYPES
 from .types import CHANNEL_LABELS, TZ, Status, Verdict
 
-RULE_LABELS = {"weekly": "每周更新", "monthly_quota": "月度报送数量", "rolling_window": "滚动窗口更新",
-               "max_gap": "最长更新间隔"}
+RULE_LABELS = {"weekly": "每周更新", "monthly_quota": "月度报送数量", "rolling_window": "连续未更新天数",
+               "max_gap": "最长更新间隔", "staleness:wechat": "公众号更新时效"}
+# The sentence of the circular (通知/通报) each rule enforces, in the reading pubwatch applies
+# (README "Rules and how each text is read"; rules.py, each policy kind's docstring). `{n}` is the
+# rule's number of days, filled in from the verdict's evidence where the notice quotes it.
+RULE_SENTENCES = {
+    "weekly": "原则上一个星期不低于一条工作动态",
+    "monthly_quota": "每月至少报送规定条数的信息",
+    "rolling_window": "保证每{n}内都能更新信息",        # every day: the {n} ending it hold a post
+    "staleness": "监测时间点前{n}内应有信息更新",         # stale at any moment its last post is older
+    "max_gap": "更新间隔时间不得超过{n}",                 # one longer silence = one breach, counted once
+}
 
 
 def rule_label(rule: str) -> str:
@@ -26,6 +36,23 @@ def rule_label(rule: str) -> str:
     if kind == "topic_quota":
         return f"专题栏目报送({arg})"
     return rule
+
+
+def rule_sentences(verdicts: Sequence[Verdict]) -> list[str]:
+    """The circulars' sentences of the rules among `verdicts`, with their numbers of days, in
+    RULE_SENTENCES order (the weekly rule first), each once."""
+    found: dict[str, str] = {}
+    for v in verdicts:
+        kind = v.rule.partition(":")[0]
+        if kind not in RULE_SENTENCES:
+            continue
+        ev = v.evidence or {}
+        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
+        n = {"rolling_window": f"{ev.get('days', '')}{unit}", "staleness": ev.get("max_age", "规定期限"),
+             "max_gap": f"{v.required}{unit}"}.get(kind, "")
+        text = RULE_SENTENCES[kind].format(n=n)
+        found.setdefault(f"{list(RULE_SENTENCES).index(kind)}:{text}", text)
+    return [found[k] for k in sorted(found)]
 
 
 def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None = None):
@@ -74,7 +101,7 @@ def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None 
     number = f"{office.get('short', '县政务公开办')}〔{period.start.year}〕{period.key.split('-W')[-1] if period.kind == 'week' else period.key}号"
     return PeriodReport(office_name=office.get("name", "县人民政府办公室"), period_key=period.key,
                         period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number,
-                        findings=findings)
+                        findings=findings, rule_sentences=rule_sentences(verdicts))
 
 
 def write_period_files(rt, period_key: str, *, formats: Sequence[str] = ("docx", "xlsx"),

@@ -56,6 +56,8 @@ class PeriodReport:
     rows: list[ReportRow]
     doc_number: str = ""          # 文号, e.g. "县政务公开办〔2026〕47号"
     findings: list[dict] = field(default_factory=list)   # {unit_name, kind, detail}
+    # The circulars' sentences of the rules judged (circular.rule_sentences); none: the weekly rule's.
+    rule_sentences: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[Status, int]:
@@ -243,7 +245,8 @@ def write_docx(report: PeriodReport, path: Path) -> Path:
     _para(doc)
     _para(doc, title_of(report), font=FONT_TITLE, size=22, align="center", space_after=12)
     _para(doc, "各乡镇人民政府，县直各部门，各有关单位：", align="left")
-    _para(doc, f"按照“原则上一个星期不低于一条工作动态”和“对不及时更新的单位给予通报”的要求，"
+    quoted = "”“".join(report.rule_sentences or ["原则上一个星期不低于一条工作动态"])
+    _para(doc, f"按照“{quoted}”和“对不及时更新的单位给予通报”的要求，"
                f"{report.office_name}对{report.period_label}各单位政府网站栏目和政务新媒体（微信公众号）"
                f"信息更新情况进行了监测，现将有关情况通报如下：", indent=True)
 

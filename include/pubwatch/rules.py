@@ -7,14 +7,23 @@ Policies (include/policies.yaml, or $PUBWATCH_POLICIES) are configured per unit 
 per-unit overrides (`Unit.policy`, deep-merged). Each policy kind is a small class registered by
 its kind name (urlwatch style): weekly, monthly_quota, staleness, rolling_window, max_gap.
 
-The honesty rule, applied to every policy by `_judge`:
+Count rules (weekly, monthly_quota), judged by `_judge`:
   * requirement met by the posts we have            -> MET (even if some fetches failed)
   * not met, and every relevant source verified     -> MISSED (closed period) / AT_RISK (open,
                                                        within the warning lead)
   * not met, and some relevant source not verified  -> UNKNOWN, naming the source and its failure
 A source is verified for a closed period when it had an OK/NOT_MODIFIED attempt at or after the
 period end (and, for feeds reporting `source_updated`, that time is at/after the period end); for
-a still-open period, within `freshness_hours` before `as_of`.
+a still-open period, within `freshness_hours` before `as_of`; either way its listing must reach
+back to the period start (`AttemptFact.covered_from`).
+
+Silence rules (staleness, rolling_window, max_gap), each with one reading of its circular's text
+(see each class): they find the `Breach`es of the period — silences that break the rule in it.
+A breach is final: proven (`_prove`: every source's reads vouch up to a moment of it and reach back
+over the whole stretch the rule judges, days before the period start included) it is MISSED at
+once, even in an open period; not proven in a closed period it is UNKNOWN; in an open period
+before it happens, AT_RISK from `warn_lead_days` (default 3) before the last day to post, else
+PENDING — provided the silence so far is verified (`_judge_silence`).
 
 All five kinds are monotone: more posts can only help. So for a still-open period a policy is
 evaluated as if no further post arrived before the deadline; if that is already enough, it is MET.
@@ -24,12 +33,13 @@ from __future__ import annotations
 import copy
 import math
 import os
-from functools import lru_cache
-from operator import attrgetter
+from bisect import bisect_left, bisect_right
+from functools import lru_cache, partial
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence
 
 from . import yamlfile
 from .periods import KINDS, Period
@@ -40,6 +50,8 @@ from .workdays import WorkCalendar
 
 DEFAULT_POLICIES_PATH = Path(__file__).resolve().parents[1] / "policies.yaml"
 _POST_ORDER = attrgetter("published", "url")
+_PUBLISHED = attrgetter("published")
+_FIRST = itemgetter(0)
 _POST_AND_SOURCE_ORDER = attrgetter("published", "url", "source_id")
 _ATTEMPT_ORDER = attrgetter("started_at", "outcome")       # Outcome is a str enum: ordered by its value
 _VERDICT_ORDER = attrgetter("channel", "rule")
@@ -221,12 +233,26 @@ class _Facts:
     is_open: bool = False                     # as_of is before the period's end
     check_point: datetime | None = None       # min(as_of, period end): posts after it are ignored
     start: datetime | None = None             # the period's start
-    # Both in UTC, like stored times: comparing datetimes of one tzinfo skips utcoffset() calls.
+    end: datetime | None = None               # the period's end (the midnight after its last day)
+    # All in UTC, like stored times: comparing datetimes of one tzinfo skips utcoffset() calls.
 
     def __post_init__(self) -> None:
         self.is_open = self.as_of < self.period.end_dt
         self.check_point = min(self.as_of, self.period.end_dt).astimezone(UTC)
         self.start = self.period.start_dt.astimezone(UTC)
+        self.end = self.period.end_dt.astimezone(UTC)
+        self.check_day = _day(self.check_point - timedelta(microseconds=1))   # the last day judged
+        self._reads: dict[str, list[tuple[datetime, datetime | None]]] = {}
+
+    def reads(self, source_id: str) -> list[tuple[datetime, datetime | None]]:
+        """(vouched up to, covered from) of the source's successful reads, latest-vouching first."""
+        found = self._reads.get(source_id)
+        if found is None:
+            found = [(_vouched(a), a.covered_from) for a in self.attempts.get(source_id, ()) if a.outcome.verified]
+            if len(found) > 1:
+                found.sort(key=_FIRST, reverse=True)
+            self._reads[source_id] = found
+        return found
 
     def last_post(self, sources: Iterable[SourceConfig], count_suspicious: bool = True) -> PostFact | None:
         """The newest post of `sources` published before the check point."""
@@ -286,45 +312,186 @@ def _fmt(dt: datetime) -> str:
     return dt.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def _verification(facts: _Facts, sources: Sequence[SourceConfig]) -> tuple[bool, list[str], dict[str, Any]]:
-    """Whether every source is verified for the period; Chinese problems; failed-attempt summary."""
+@lru_cache(maxsize=8192)
+def _midnight(d: date) -> datetime:
+    """The local (Asia/Shanghai) midnight that starts day `d`, in UTC."""
+    return datetime.combine(d, time.min, tzinfo=TZ).astimezone(UTC)
+
+
+_CST = timedelta(hours=8)                 # Asia/Shanghai: UTC+8 without daylight saving since 1991
+
+
+def _day(t: datetime) -> date:
+    """The local (Asia/Shanghai) day of `t` (stored times are UTC: a fixed offset, no zone lookup)."""
+    if t.tzinfo is UTC and t.year > 1991:
+        return (t + _CST).date()
+    return t.astimezone(TZ).date()
+
+
+def _vouched(a: AttemptFact) -> datetime:
+    """Up to when a successful read vouches that it saw every post: the start of the local day it
+    ran on (a post dated that day may still appear later that day), or the feed's own update time
+    if that is earlier (a bridge lists only what it had fetched by then)."""
+    t = _midnight(_day(a.started_at))
+    if a.source_updated is not None and a.source_updated < t:
+        return a.source_updated
+    return t
+
+
+def _failed_summary(facts: _Facts, sources: Sequence[SourceConfig]) -> dict[str, Any]:
+    """The failed attempts of `sources` in the attempt window: count, per outcome, the last one."""
+    failed: dict[str, Any] = {"count": 0, "by_outcome": {}, "last": None}
+    last_at = None
+    for src in sources:
+        for a in facts.attempts.get(src.id, ()):
+            if a.outcome.verified:
+                continue
+            failed["count"] += 1
+            failed["by_outcome"][a.outcome.value] = failed["by_outcome"].get(a.outcome.value, 0) + 1
+            if last_at is None or a.started_at >= last_at:
+                last_at = a.started_at
+                failed["last"] = {"source": src.id, "outcome": a.outcome.value, "message": a.message,
+                                  "at": a.started_at.isoformat()}
+    return failed
+
+
+def _failure_text(label: str, a: AttemptFact, word: str = "") -> str:
+    detail = f": {a.message}" if a.message else ""
+    return f"{label}{word}抓取失败: {OUTCOME_LABELS[a.outcome]}{detail} ({_fmt(a.started_at)})"
+
+
+def _verification(facts: _Facts, sources: Sequence[SourceConfig],
+                  reach: datetime | dict[str, datetime] | None = None) -> tuple[bool, list[str], dict[str, Any]]:
+    """Whether every source is verified for the period; Chinese problems; failed-attempt summary.
+
+    Verified: a successful read at/after the period end (an open period: within `freshness_hours`
+    before `as_of`) whose listing reached back to `reach` — the start of the stretch the finding
+    judges (default: the period start; per source id when a mapping)."""
     cutoff = (facts.period.end_dt if not facts.is_open else facts.as_of - timedelta(
         hours=facts.settings["freshness_hours"])).astimezone(UTC)
     word = _PERIOD_WORDS[facts.period.kind]
     problems: list[str] = []
-    failed: dict[str, Any] = {"count": 0, "by_outcome": {}, "last": None}
     for src in sources:
+        need = facts.start if reach is None else reach.get(src.id, facts.start) if isinstance(reach, dict) else reach
+        span = word if need == facts.start else f"{_fmt(need)}起的期间"
         atts = facts.attempts.get(src.id, [])
         good = [a for a in atts if a.outcome.verified and a.started_at >= cutoff]
         # A listing proves "no post" only as far back as it reached (crawls chain their coverage).
-        reaching = [a for a in good if a.covered_from is not None and a.covered_from <= facts.start]
+        reaching = [a for a in good if a.covered_from is not None and a.covered_from <= need]
         fresh = [a for a in reaching if a.source_updated is None or a.source_updated >= cutoff]
-        bad = [a for a in atts if not a.outcome.verified]
-        for a in bad:
-            failed["count"] += 1
-            failed["by_outcome"][a.outcome.value] = failed["by_outcome"].get(a.outcome.value, 0) + 1
-            if failed["last"] is None or a.started_at >= datetime.fromisoformat(failed["last"]["at"]):
-                failed["last"] = {"source": src.id, "outcome": a.outcome.value, "message": a.message,
-                                  "at": a.started_at.isoformat()}
         if fresh:
             continue
+        bad = [a for a in atts if not a.outcome.verified]
         label = _source_label(src)
         if good and not reaching:
             reaches = [a.covered_from for a in good if a.covered_from is not None]
             if reaches:
-                problems.append(f"{label}的列表只回溯到 {_fmt(min(reaches))}, 未覆盖{word}, 无法确认是否发文")
+                problems.append(f"{label}的列表只回溯到 {_fmt(min(reaches))}, 未覆盖{span}, 无法确认是否发文")
             else:
-                problems.append(f"{label}的抓取记录未记录列表回溯范围(升级前的记录), 无法确认{word}是否发文")
+                problems.append(f"{label}的抓取记录未记录列表回溯范围(升级前的记录), 无法确认{span}是否发文")
         elif good:
             last = max(a.source_updated for a in good if a.source_updated is not None)
             problems.append(f"等待{label}更新 (数据源最后更新于 {_fmt(last)}, 需晚于 {_fmt(cutoff)})")
         elif bad:
-            a = bad[-1]
-            detail = f": {a.message}" if a.message else ""
-            problems.append(f"{label}{word}抓取失败: {OUTCOME_LABELS[a.outcome]}{detail} ({_fmt(a.started_at)})")
+            problems.append(_failure_text(label, bad[-1], word))
         else:
             problems.append(f"{label}在 {_fmt(cutoff)} 之后尚无成功抓取")
-    return not problems, problems, failed
+    return not problems, problems, _failed_summary(facts, sources)
+
+
+@dataclass(slots=True)
+class Breach:
+    """One silence that breaks a rule inside the period (or, in an open period, will break it if
+    nothing more is posted). It is a fact at any moment `e` in (lo, hi] — [lo, hi] for a day rule,
+    whose `e` are local midnights ending a breached day — once reads cover [reach(e), e]: every
+    source had a successful read vouching up to `e` (`_vouched`) whose listing reached back to
+    `reach(e)`. The latest provable `e` asks the least coverage; any one proven `e` proves it."""
+
+    sources: tuple[SourceConfig, ...]
+    lo: datetime                              # UTC
+    hi: datetime                              # UTC
+    reach: Callable[[datetime], datetime]     # e -> the start of the stretch reads must cover
+    deadline: date | None                     # the last day a post would have prevented it
+    due: datetime | None = None               # the moment it became (becomes) a fact, if known
+    day_based: bool = False
+    label: str = ""                           # the column (portal staleness), for the reason
+    since: date | None = None                 # the last post before the silence (None: none known)
+
+    def point(self, vouched: datetime) -> datetime | None:
+        """The latest moment of the breach a read vouching up to `vouched` can prove, or None."""
+        e = self.hi if vouched >= self.hi else vouched
+        if self.day_based:
+            e = _midnight(_day(e))
+            return e if e >= self.lo else None
+        return e if e > self.lo else None
+
+    def happened(self, moment: datetime) -> bool:
+        """Whether, going by the posts we have, the breach is already a fact at `moment`."""
+        return self.lo <= moment if self.day_based else self.lo < moment
+
+    def clamp(self, moment: datetime) -> datetime:
+        """`moment` moved into the breach's span (for the stretch a not-yet-proven breach needs)."""
+        e = min(max(moment, self.lo), self.hi)
+        return max(_midnight(_day(e)), self.lo) if self.day_based else e
+
+    def brief(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"from": self.lo.astimezone(TZ).isoformat(), "until": self.hi.astimezone(TZ).isoformat()}
+        if self.label:
+            out["column"] = self.label
+        if self.since is not None:
+            out["last_post"] = self.since.isoformat()
+        if self.deadline is not None:
+            out["deadline"] = self.deadline.isoformat()
+        return out
+
+
+def _prove(facts: _Facts, b: Breach) -> tuple[bool, list[str]]:
+    """Whether successful reads of every source of `b` cover one moment of it (see `Breach`);
+    else the Chinese problems, one per source that falls short, naming it."""
+    vouched = {s.id: facts.reads(s.id) for s in b.sources}
+
+    def proves(e: datetime) -> bool:
+        need = b.reach(e)
+        return all(any(v >= e and c is not None and c <= need for v, c in vouched[s.id]) for s in b.sources)
+
+    tried = None
+    if all(vouched.values()):            # first the moment every source's latest read reaches
+        tried = b.point(min(reads[0][0] for reads in vouched.values()))
+        if tried is not None and proves(tried):
+            return True, []
+    if any(c is not None for vs in vouched.values() for _, c in vs):   # else no read proves anything
+        points = {b.point(v) for vs in vouched.values() for v, _ in vs}
+        points.discard(None)
+        points.discard(tried)
+        if any(proves(e) for e in sorted(points, reverse=True)):
+            return True, []
+    goods = {s.id: [a for a in facts.attempts.get(s.id, ()) if a.outcome.verified] for s in b.sources}
+    problems = []
+    for src in b.sources:
+        label = _source_label(src)
+        usable = [(b.point(v), c) for v, c in vouched[src.id] if b.point(v) is not None]
+        if usable:
+            e = max(e for e, _ in usable)
+            need = b.reach(e)
+            covered = [c for _, c in usable if c is not None]
+            if not covered:
+                problems.append(f"{label}的抓取记录未记录列表回溯范围(升级前的记录), 无法确认 {_fmt(need)} 起是否发文")
+            elif min(covered) > need:
+                problems.append(f"{label}的列表只回溯到 {_fmt(min(covered))}, 未覆盖 {_fmt(need)} 起的未更新期间, "
+                                f"无法确认其间是否发文")
+            else:
+                problems.append(f"{label}与同一账号的其他数据源的列表未能共同覆盖 {_fmt(need)} 起的未更新期间")
+            continue
+        late = [a for a in goods[src.id] if a.started_at > b.lo]
+        bad = [a for a in facts.attempts.get(src.id, ()) if not a.outcome.verified and a.started_at > b.lo]
+        if late and any(a.source_updated is not None for a in late):
+            last = max(a.source_updated for a in late if a.source_updated is not None)
+            problems.append(f"等待{label}更新 (数据源最后更新于 {_fmt(last)}, 需晚于 {_fmt(b.lo)})")
+        elif bad:
+            problems.append(_failure_text(label, bad[-1]))
+        else:
+            problems.append(f"{label}在 {_fmt(b.lo)} 所在日之后尚无成功抓取")
+    return False, problems
 
 
 # ============================================================================ findings
@@ -341,9 +508,14 @@ class Finding:
     satisfied: bool                   # met with the posts we have, evaluated at the deadline
     sources: tuple[SourceConfig, ...]  # whose verification decides missed vs unknown
     evidence: dict[str, Any] = field(default_factory=dict)
-    failed_already: bool = False      # open period, but already failed whatever comes next
-    warn_from: date | None = None     # open period: at_risk from this day on
+    warn_from: date | None = None     # open period: at_risk from this day on (count rules)
     deadline: date | None = None
+    # Silence rules (staleness, rolling_window, max_gap): the breaches in the period (None: a count
+    # rule, judged by `_verification` over the period), the warning lead in days (None: no 预警)
+    # and what happens if the unit does not post ("超过14天未更新").
+    breaches: list[Breach] | None = None
+    warn_lead: int | None = None
+    warn_text: str = ""
 
 
 def _post_brief(p: PostFact) -> dict[str, Any]:
@@ -386,6 +558,7 @@ class Policy:
     kind: ClassVar[str] = ""
     default_period: ClassVar[str] = "week"
     defaults: ClassVar[dict[str, Any]] = {}
+    silence: ClassVar[bool] = False   # judges silences (staleness, rolling_window, max_gap), not counts
     common = {"kind", "enabled", "period", "channels", "columns", "column_types", "warn_lead_days",
               "count_suspicious", "label"}
 
@@ -593,8 +766,30 @@ class MonthlyQuotaPolicy(_CountPolicy):
         return out
 
 
-# ----------------------------------------------------------------------- staleness
+# ----------------------------------------------------------------------- silence rules
+class _SilencePolicy(Policy):
+    """Base of the rules that judge silences between posts. A breach, once it happened, is final:
+    in an open period a proven breach is 未达标 at once; before it happens, `warn_lead_days`
+    (default 3) before the last day a post still prevents it, the verdict is 预警 with that day
+    as its deadline. A new unit's silence is counted from its joining day (the period it joined in
+    is exempt); posts before that day do not shorten it, days before it do not lengthen it."""
+
+    silence = True
+
+    def counts_suspicious(self, facts: _Facts) -> bool:
+        return facts.settings["count_suspicious"] if self.count_suspicious is None else self.count_suspicious
+
+    def channel_posts(self, facts: _Facts, channel: str, sources: Sequence[SourceConfig]) -> list[PostFact]:
+        """The channel's counted posts (deduplicated) of `sources` before the check point, oldest first."""
+        ids = {s.id for s in sources}
+        susp = self.counts_suspicious(facts)
+        cp = facts.check_point
+        return [p for p in facts.channel_posts[channel]
+                if p.source_id in ids and p.published < cp and (susp or not p.date_suspicious)]
+
+
 def _months_back(d: datetime, months: int) -> datetime:
+    """`d` moved `months` calendar months back (forward when negative), clamped to the month's end."""
     y, m = divmod(d.month - 1 - months, 12)
     year, month = d.year + y, m + 1
     day = min(d.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
@@ -613,36 +808,33 @@ def _age_spec(value: Any) -> tuple[int, str]:
     raise ValueError(value)
 
 
-def _days_out_of_limit(ref: datetime | None, period: Period, check_point: datetime,
-                       spec: tuple[int, str]) -> int:
-    """Days of the period (up to the check point) at whose end `ref` was older than the limit.
-    Being out of limit only grows with time (ref is fixed), so count back from the last day."""
-    last_day = _last_day(check_point)
-    if ref is None:
-        return max(0, (min(last_day, period.end) - period.start).days + 1)
-    count, d = 0, min(last_day, period.end)
-    while d >= period.start and ref < _day_end_cutoff(d, spec):
-        count += 1
-        d -= timedelta(days=1)
-    return count
-
-
-@lru_cache(maxsize=4096)
-def _last_day(check_point: datetime) -> date:
-    return (check_point - timedelta(microseconds=1)).astimezone(TZ).date()
-
-
-@lru_cache(maxsize=4096)
-def _day_end_cutoff(d: date, spec: tuple[int, str]) -> datetime:
-    """The staleness cutoff at the end of day `d` (midnight after it, Asia/Shanghai), in UTC."""
-    return _cutoff(datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=TZ), spec).astimezone(UTC)
-
-
-@lru_cache(maxsize=4096)
-def _cutoff(check_point: datetime, spec: tuple[int, str]) -> datetime:
+def _look_back(moment: datetime, spec: tuple[int, str]) -> datetime:
+    """The start of the age limit counted back from `moment` (UTC in, UTC out): a channel is
+    fresh at `moment` if it has a post in [_look_back(moment), moment]."""
     n, unit = spec
-    cp = check_point.astimezone(TZ)
-    return cp - timedelta(days=n) if unit == "d" else _months_back(cp, n)
+    if unit == "d":
+        return moment - timedelta(days=n)
+    return _months_back(moment.astimezone(TZ), n).astimezone(UTC)
+
+
+def _stale_after(last: datetime, spec: tuple[int, str]) -> datetime:
+    """The moment after which a channel whose last post is `last` is stale (never early: a
+    month-end clamp, e.g. 31 Aug + 6 months, moves it a day later)."""
+    n, unit = spec
+    if unit == "d":
+        return last + timedelta(days=n)
+    local = last.astimezone(TZ)
+    t = _months_back(local, -n)
+    while _months_back(t, n) < local:
+        t += timedelta(days=1)
+    return t.astimezone(UTC)
+
+
+@lru_cache(maxsize=256)
+def _spec_consts(spec: tuple[int, str]) -> tuple[str, Callable[[datetime], datetime], timedelta | None, timedelta]:
+    """(its text, its look-back, its length if in days, the shortest length it can have)."""
+    return (_spec_text(spec), partial(_look_back, spec=spec), timedelta(days=spec[0]) if spec[1] == "d" else None,
+            timedelta(days=28 * spec[0] if spec[1] == "m" else spec[0]))
 
 
 @lru_cache(maxsize=256)
@@ -653,17 +845,34 @@ def _spec_text(spec: tuple[int, str]) -> str:
     return f"{n // 12}年" if n % 12 == 0 else f"{n}个月"
 
 
+def _when(t: datetime) -> str:
+    """"11月22日" for a local midnight, else "11月22日10:00"."""
+    local = t.astimezone(TZ)
+    return f"{local:%m月%d日}" if local.time() == time.min else f"{local:%m月%d日%H:%M}"
+
+
+def _days_touched(b: Breach, until: datetime) -> int:
+    """Local days on which `b` held at some moment before `until`."""
+    end = min(b.hi, until)
+    if end <= b.lo:
+        return 0
+    return (_day(end - timedelta(microseconds=1)) - _day(b.lo)).days + 1
+
+
 @register_policy
-class StalenessPolicy(Policy):
-    """Each column updated within its type's age limit, counted back from the check point
-    (national inspection rules: news 2 weeks, notices/policies 6 months, personnel/planning 1 year).
-    A column that never had a post is an empty column (空白栏目). WeChat: no post for 14 days."""
+class StalenessPolicy(_SilencePolicy):
+    """超过2周未更新 / 监测时间点前2周内无信息更新 (国办秘函〔2019〕19号; a city circular, 2020):
+    inspectors may check at any moment, so a column (a WeChat account) is stale at every moment
+    its last post is older than its type's limit (news 2 weeks, notices/policies 6 months,
+    personnel/planning 1 year; WeChat 14 days). A period is 未达标 if the column was stale at any
+    moment in it. A column that never had a post is an empty column (空白栏目), stale throughout.
+    Proof: reads that cover the limit's length of silence before one stale moment of the period."""
 
     kind = "staleness"
     default_period = "week"
     defaults = {"max_age": {"news": "14d", "notice": "6m", "policy": "6m", "personnel": "1y",
                             "planning": "1y"},
-                "wechat_max_age": "14d"}
+                "wechat_max_age": "14d", "warn_lead_days": 3}
 
     def validate(self) -> None:
         if not isinstance(self.cfg["max_age"], dict):
@@ -697,176 +906,336 @@ class StalenessPolicy(Policy):
                                         f"门户网站{COLUMN_TYPES[ctype]}类栏目"))
         if WECHAT in self.channels and self.wechat_age and unit.sources_of(WECHAT):
             sources = unit.sources_of(WECHAT)
-            out.append(self.finding(facts, "staleness:news", WECHAT, [(sources[0].name, sources)],
+            out.append(self.finding(facts, "staleness:wechat", WECHAT, [(sources[0].name, sources)],
                                     self.wechat_age, self.subject(unit, WECHAT)))
         return out
+
+    @staticmethod
+    def group_posts(facts: _Facts, sources: Sequence[SourceConfig], susp: bool) -> list[PostFact]:
+        """The counted posts of one column / account before the check point, oldest first."""
+        cp = facts.check_point
+        posts = [p for src in sources for p in facts.posts.get(src.id, ())
+                 if p.published < cp and (susp or not p.date_suspicious)]
+        if len(sources) > 1:
+            posts.sort(key=_POST_ORDER)
+        return posts
 
     def finding(self, facts: _Facts, rule: str, channel: str,
                 groups: list[tuple[str, tuple[SourceConfig, ...]]], spec: tuple[int, str], subject: str) -> Finding:
         """`groups`: (name, sources) — one group per portal column, one for a WeChat account."""
-        deadline_dt = facts.period.end_dt                      # judged at the period's end
-        cutoff = _cutoff(deadline_dt, spec)
-        cutoff_utc = cutoff.astimezone(UTC)
-        check_day = facts.check_point.astimezone(TZ).date()
-        count_susp = facts.settings["count_suspicious"] if self.count_suspicious is None else self.count_suspicious
+        start, end, cp = facts.start, facts.end, facts.check_point
+        word = _PERIOD_WORDS[facts.period.kind]
+        limit, reach, span, shortest = _spec_consts(spec)
         joined = facts.unit.start_date
-        columns, stale, empty, failing_sources = [], [], [], []
-        out_days, warn_from = 0, None
+        joined_at = _midnight(joined) if joined is not None else None
+        check_day = facts.check_day
+        columns: list[dict[str, Any]] = []
+        breaches: list[Breach] = []
+        all_sources: list[SourceConfig] = []
+        stale_text, soon_text, empty = [], [], []
+        out_days = 0
+        susp = self.counts_suspicious(facts)
         for name, sources in groups:
-            last = facts.last_post(sources, count_susp)
-            ref = last.published if last else None
-            if joined is not None:                              # a new unit's clock starts on joining
-                joined_dt = datetime.combine(joined, datetime.min.time(), tzinfo=TZ)
-                ref = max(ref, joined_dt) if ref else joined_dt
-            fresh = ref is not None and ref >= cutoff_utc
-            row: dict[str, Any] = {"column": name, "sources": [s.id for s in sources],
-                                   "fresh": fresh}
+            all_sources += sources
+            posts = self.group_posts(facts, sources, susp)
+            i = bisect_left(posts, start, key=_PUBLISHED)
+            prev = posts[i - 1].published if i else None
+            virtual = joined_at is not None and (prev is None or prev < joined_at)
+            if virtual:                       # a new unit's silence counts from its joining day
+                prev = joined_at
+            mine = []
+            n_posts = len(posts)
+            while True:                       # each silence (prev, nxt); None: nothing posted yet
+                nxt = posts[i].published if i < n_posts else None
+                hi = end if nxt is None else nxt
+                if prev is None:
+                    onset, lo = None, start
+                elif span is not None:
+                    onset = prev + span
+                    lo = start if onset < start else onset
+                elif hi - prev <= shortest:       # months: cannot be stale before `hi`
+                    onset = lo = hi
+                else:
+                    onset = _stale_after(prev, spec)
+                    lo = start if onset < start else onset
+                if lo < hi:
+                    mine.append(Breach(sources, lo, hi, reach, deadline=None if onset is None else _day(onset),
+                                       due=onset, label=name, since=None if prev is None else _day(prev)))
+                if nxt is None:
+                    break
+                prev, i = nxt, i + 1
+            last = (posts[-1] if posts else None) if len(sources) == 1 else facts.last_post(sources, susp)
+            row: dict[str, Any] = {"column": name, "sources": [s.id for s in sources], "fresh": not mine}
             if last is not None:
-                row["last_post"] = {"title": last.title, "url": last.url,
-                                    "date": last.local_day.isoformat()}
+                row["last_post"] = {"title": last.title, "url": last.url, "date": last.local_day.isoformat()}
                 row["age_days"] = (check_day - last.local_day).days
+            if virtual:
+                row["counted_from"] = joined.isoformat()
             columns.append(row)
-            if ref is not None:
-                due = ref.astimezone(TZ).date() + (deadline_dt.date() - cutoff.date())
-                warn_from = due if warn_from is None else min(warn_from, due)
-            if not (fresh and not facts.is_open):               # fresh at the end: never out before
-                out_days += _days_out_of_limit(ref, facts.period, facts.check_point, spec)
-            if not fresh:
-                (empty if last is None else stale).append(row)
-                failing_sources.extend(sources)
+            if not mine:
+                continue
+            breaches += mine
+            out_days += sum(_days_touched(b, cp) for b in mine)
+            done = [b for b in mine if b.happened(cp)]
+            b = done[0] if done else mine[0]
+            if b.due is None:
+                empty.append(row)
+                continue
+            what = "纳入监管以来未更新" if virtual and b.since == joined else f"最后更新 {b.since.isoformat()}"
+            if done:
+                stale_text.append((name, what, f"自{_when(b.due)}起超期"))
+            else:
+                soon_text.append((name, what, f"将于{_when(b.due)}起超期"))
         fresh_count = sum(1 for r in columns if r["fresh"])
-        limit = _spec_text(spec)
-        parts = [f"{len(columns)}个栏目中{fresh_count}个在{limit}内有更新"] if channel == PORTAL else \
-            [f"近{limit}内有更新" if fresh_count else f"超过{limit}未更新"]
-        if stale and channel == PORTAL:
-            parts.append("超期未更新: " + "、".join(f"「{r['column']}」(最后更新 {r['last_post']['date']})" for r in stale))
-        if empty:
-            parts.append("空白栏目(无任何信息): " + "、".join(f"「{r['column']}」" for r in empty))
-        if channel == WECHAT and columns and "last_post" in columns[0]:
-            parts.append(f"最后更新 {columns[0]['last_post']['date']}")
-        last_dates = [r["last_post"]["date"] for r in columns if "last_post" in r]
-        evidence = {"columns": columns, "max_age": limit, "days_out_of_compliance": out_days,
-                    "empty_columns": [r["column"] for r in empty]}
-        if last_dates:
-            evidence["last_update"] = max(last_dates)
-            newest = max((r for r in columns if "last_post" in r), key=lambda r: r["last_post"]["date"])
+        if channel == PORTAL:
+            parts = [f"{len(columns)}个栏目中{fresh_count}个{word}内始终在{limit}内有更新"]
+            if stale_text:
+                parts.append("超期未更新: " + "、".join(f"「{n}」({w}){t}" for n, w, t in stale_text))
+            if soon_text:
+                parts.append("即将超期: " + "、".join(f"「{n}」({w}){t}" for n, w, t in soon_text))
+            if empty:
+                parts.append("空白栏目(无任何信息): " + "、".join(f"「{r['column']}」" for r in empty))
+        else:
+            if stale_text:
+                parts = [f"{word}内曾超过{limit}未更新({stale_text[0][2]})"]
+            elif empty:
+                parts = [f"{word}内超过{limit}未更新(无任何信息)"]
+            elif soon_text:
+                parts = []
+            else:
+                parts = [f"{word}内始终在{limit}内有更新"]
+            if columns and "last_post" in columns[0]:
+                parts.append(f"最后更新 {columns[0]['last_post']['date']}")
+            elif columns and "counted_from" in columns[0]:
+                parts.append(f"纳入监管({columns[0]['counted_from']})以来未更新")
+        evidence: dict[str, Any] = {"columns": columns, "max_age": limit, "days_out_of_compliance": out_days,
+                                    "empty_columns": [r["column"] for r in empty]}
+        dated = [r for r in columns if "last_post" in r]
+        if dated:
+            newest = dated[0] if len(dated) == 1 else max(dated, key=lambda r: r["last_post"]["date"])
+            evidence["last_update"] = newest["last_post"]["date"]
             evidence["last_post"] = {**newest["last_post"], "published": newest["last_post"]["date"]}
-        lead = self.warn_lead_days
-        f = Finding(rule, channel, subject, ", ".join(parts), fresh_count, len(columns), not (stale or empty),
-                    tuple(failing_sources) or tuple(s for _, ss in groups for s in ss), evidence,
-                    deadline=facts.period.end)
-        if lead is not None and warn_from is not None:
-            f.warn_from = warn_from - timedelta(days=lead)
-        elif lead is not None:
-            f.warn_from = facts.period.start
-        return f
+        return Finding(rule, channel, subject, ", ".join(parts), fresh_count, len(columns), not breaches,
+                       tuple(all_sources), evidence, deadline=facts.period.end,
+                       breaches=breaches, warn_lead=self.warn_lead_days, warn_text=f"将超过{limit}未更新")
 
 
 # ----------------------------------------------------------------------- rolling window / max gap
 @register_policy
-class RollingWindowPolicy(Policy):
-    """≥ min_posts in the `days` days (or working days) before the check point (the period's end)."""
+class RollingWindowPolicy(_SilencePolicy):
+    """保证每10天内都能更新信息: for every day of the period, the `days` days (or working days)
+    ending that day hold ≥ min_posts posts — no 10 consecutive silent days, wherever they fall
+    relative to Sundays or month ends. A breached day belongs to the period it is in (a silence
+    breaking the rule on days of two weeks breaks it in both). Proof: reads covering the window
+    of one breached day, which may begin before the period's Monday."""
 
     kind = "rolling_window"
     default_period = "week"
-    defaults = {"min_posts": 1, "days": 10, "working_days": False}
+    defaults = {"min_posts": 1, "days": 10, "working_days": False, "warn_lead_days": 3}
 
     def validate(self) -> None:
         self.min_posts = self.int_field("min_posts", 1)
         self.days = self.int_field("days", 1)
         if not isinstance(self.cfg["working_days"], bool):
             self.fail("working_days", "应为 true/false")
+        self._starts: dict[tuple[int, date], date] = {}
 
     def window_start(self, end_day: date, calendar: WorkCalendar) -> date:
         """First day of the window whose last day is `end_day`."""
-        if self.cfg["working_days"]:
-            return calendar.add_working_days(end_day + timedelta(days=1), -self.days)
-        return end_day - timedelta(days=self.days - 1)
+        if not self.cfg["working_days"]:
+            return end_day - timedelta(days=self.days - 1)
+        key = (id(calendar), end_day)
+        found = self._starts.get(key)
+        if found is None:
+            found = self._starts[key] = calendar.add_working_days(end_day + timedelta(days=1), -self.days)
+        return found
+
+    def _reach(self, calendar: WorkCalendar) -> Callable[[datetime], datetime]:
+        """For the midnight ending a breached day: the midnight starting that day's window."""
+        return lambda e: _midnight(self.window_start(_day(e) - timedelta(days=1), calendar))
 
     def findings(self, facts: _Facts) -> list[Finding]:
         out = []
-        end_day = facts.period.end
-        start_day = self.window_start(end_day, facts.calendar)
-        start = datetime.combine(start_day, datetime.min.time(), tzinfo=TZ)
+        period, cal, cp = facts.period, facts.calendar, facts.check_point
+        joined = facts.unit.start_date
+        word = _PERIOD_WORDS[period.kind]
+        n, k = self.days, self.min_posts
         unit_word = "个工作日" if self.cfg["working_days"] else "天"
+        one_day = timedelta(days=1)
         for channel in self.channels:
             sources = self.sources(facts.unit, channel)
             if not sources:
                 continue
-            counted, suspicious = self.counted(facts, sources, channel, start, facts.check_point)
-            ordered = sorted(counted, key=_POST_ORDER, reverse=True)
-            evidence: dict[str, Any] = {"window": [start_day.isoformat(), end_day.isoformat()],
-                                        "posts": [_post_brief(p) for p in ordered[:EVIDENCE_POSTS]]}
+            posts = self.channel_posts(facts, channel, sources)
+            days = [p.local_day for p in posts]
+            runs: list[list[date]] = []
+            worst, d = None, period.start
+            while d <= period.end:
+                ws = self.window_start(d, cal)
+                if joined is None or ws >= joined:      # a new unit: no window reaching before it joined
+                    count = bisect_right(days, d) - bisect_left(days, ws)
+                    worst = count if worst is None else min(worst, count)
+                    if count < k:
+                        if runs and runs[-1][1] == d - one_day:
+                            runs[-1][1] = d
+                        else:
+                            runs.append([d, d])
+                d += one_day
+            reach = self._reach(cal)
+            breaches = []
+            for first, last in runs:
+                i = bisect_left(days, first)
+                since = days[i - 1] if i else None
+                breaches.append(Breach(sources, _midnight(first + one_day), _midnight(last + one_day), reach,
+                                       deadline=first, due=_midnight(first + one_day), day_based=True, since=since))
+            out_days = sum(1 for b in breaches for i in range((b.hi - b.lo).days + 1)
+                           if b.lo + timedelta(days=i) <= cp)
+            ws_end = self.window_start(period.end, cal)
+            in_window = [p for p in posts if ws_end <= p.local_day]
+            evidence: dict[str, Any] = {"window": [ws_end.isoformat(), period.end.isoformat()],
+                                        "posts": [_post_brief(p) for p in sorted(in_window, key=_POST_ORDER,
+                                                                                 reverse=True)[:EVIDENCE_POSTS]],
+                                        "days": n, "gap_unit": "working_days" if self.cfg["working_days"] else "days",
+                                        "days_out_of_compliance": out_days}
+            suspicious = [p for p in in_window if p.date_suspicious]
             if suspicious:
                 evidence["suspicious_posts"] = [_post_brief(p) for p in suspicious[:EVIDENCE_POSTS]]
-            last = _last_before(facts.channel_posts[channel], facts.check_point)
-            if last is not None:
-                evidence["last_update"] = last.local_time.isoformat()
-            fact = f"{start_day:%m月%d日}至{end_day:%m月%d日}({self.days}{unit_word})内发文{len(counted)}篇(要求至少{self.min_posts}篇)"
-            f = Finding(self.kind, channel, self.subject(facts.unit, channel), fact, len(counted), self.min_posts,
-                        len(counted) >= self.min_posts, sources, evidence,
-                        warn_from=self.default_warn_from(facts), deadline=end_day)
-            out.append(f)
+            if posts:
+                evidence["last_update"] = posts[-1].local_time.isoformat()
+            if runs:
+                evidence["breach_days"] = [[a.isoformat(), b.isoformat()] for a, b in runs]
+            done = [b for b in breaches if b.happened(cp)]
+            if done:
+                first = done[0].deadline
+                last = min(_day(done[0].hi), _day(cp)) - one_day        # the breached days already over
+                span = f"{first:%m月%d日}" if first == last else f"{first:%m月%d日}至{last:%m月%d日}"
+                since = done[0].since
+                before = f"{since:%m月%d日}后未更新" if since is not None else "此前无更新记录"
+                if k == 1:
+                    fact = (f"{self.window_start(first, cal):%m月%d日}至{first:%m月%d日}连续{n}{unit_word}未更新"
+                            f"({before}; {span}往前{n}{unit_word}内均无更新)")
+                else:
+                    fact = f"{span}往前{n}{unit_word}内发文不足{k}篇"
+            elif breaches:
+                fact = f"最后更新 {days[-1]:%m月%d日}" if days else "无更新记录"
+            else:
+                fact = f"{word}每一天往前{n}{unit_word}内均有更新" if k == 1 else \
+                    f"{word}每一天往前{n}{unit_word}内均至少发文{k}篇"
+            out.append(Finding(self.kind, channel, self.subject(facts.unit, channel), fact,
+                               k if worst is None else worst, k, not breaches, sources, evidence,
+                               deadline=period.end, breaches=breaches, warn_lead=self.warn_lead_days,
+                               warn_text=f"将出现连续{n}{unit_word}未更新"))
         return out
 
 
 @register_policy
-class MaxGapPolicy(Policy):
-    """Never more than `max_days` days (or working days) between consecutive posts in the period.
-    The last post before the period is the left edge; a mid-period silence counts even if the
-    period ends with a post. Without any earlier post the period start is the left edge (so a
-    gap is never overstated)."""
+class MaxGapPolicy(_SilencePolicy):
+    """更新间隔时间不得超过14天: never more than `max_days` days (or working days) between two
+    consecutive posts. One silence longer than that is one breach, counted once: in the period in
+    which the limit is crossed — the end of the last day on which a post was still in time (last
+    post + max_days) — never in two periods; a silence that crossed it earlier is not counted again
+    in the periods it runs on into. The last post before the period is the silence's left edge;
+    without any post in `history_days` the silence started before what we know, so its crossing
+    falls before the period. Proof: reads covering the silence from the day after its last post."""
 
     kind = "max_gap"
     default_period = "month"
-    defaults = {"max_days": 14, "working_days": False}
+    defaults = {"max_days": 14, "working_days": False, "warn_lead_days": 3}
 
     def validate(self) -> None:
         self.max_days = self.int_field("max_days", 1)
         if not isinstance(self.cfg["working_days"], bool):
             self.fail("working_days", "应为 true/false")
 
+    def last_allowed(self, last_post: date, calendar: WorkCalendar) -> date:
+        """The last day a post after `last_post` keeps the gap within the limit."""
+        if not self.cfg["working_days"]:
+            return last_post + timedelta(days=self.max_days)
+        return calendar.add_working_days(last_post, self.max_days + 1) - timedelta(days=1)
+
     def findings(self, facts: _Facts) -> list[Finding]:
         out = []
-        working, cal, period = self.cfg["working_days"], facts.calendar, facts.period
-        today = facts.check_point.astimezone(TZ).date() if facts.is_open else period.end
+        working, cal, period, cp = self.cfg["working_days"], facts.calendar, facts.period, facts.check_point
+        today = _day(cp) if facts.is_open else period.end
         unit_word = "个工作日" if working else "天"
-        count_susp = facts.settings["count_suspicious"] if self.count_suspicious is None else self.count_suspicious
+        one_day = timedelta(days=1)
+        joined = facts.unit.start_date
         for channel in self.channels:
             sources = self.sources(facts.unit, channel)
             if not sources:
                 continue
-            ids = {s.id for s in sources}
-            posts = [p for p in facts.channel_posts[channel] if p.source_id in ids and p.published < facts.check_point
-                     and (count_susp or not p.date_suspicious)]
+            posts = self.channel_posts(facts, channel, sources)
             days = sorted({p.local_day for p in posts})
-            before = [d for d in days if d < period.start]
-            left = before[-1] if before else period.start - timedelta(days=1)
-            joined = facts.unit.start_date
-            if joined is not None and joined > left:
-                left = joined - timedelta(days=1)
-            inside = [d for d in days if period.start <= d <= today]
-            longest_so_far, out_days = _gap_stats(inside, left, today, cal, working, self.max_days)
-            longest_at_end, _ = _gap_stats(inside, left, period.end, cal, working, self.max_days)
-            last_day = inside[-1] if inside else left
+            i = bisect_left(days, period.start)
+            left = days[i - 1] if i else None
+            virtual = joined is not None and (left is None or left < joined - one_day)
+            if virtual:                        # a new unit's silence counts from its joining day
+                left = joined - one_day
+            unknown_start = left is None
+            if unknown_start:                  # no post in history_days: it began before what we know
+                left = period.start - timedelta(days=int(facts.settings["history_days"]) + 1)
+            inside = days[i:]
+            breaches, earlier, out_days = [], [], 0
+            for a, b in zip([left] + inside, inside + [None]):
+                ok_until = self.last_allowed(a, cal)
+                if b is not None and b <= ok_until:
+                    continue
+                if period.start <= ok_until <= period.end:
+                    breaches.append(Breach(sources, _midnight(ok_until + one_day), _midnight(ok_until + one_day),
+                                           partial(_const, _midnight(a + one_day)), deadline=ok_until,
+                                           due=_midnight(ok_until + one_day), day_based=True,
+                                           since=None if unknown_start and a == left else a))
+                elif ok_until < period.start:
+                    earlier.append((a, ok_until))
+                if unknown_start and a == left:     # days out counted from the period start only
+                    ok_until = self.last_allowed(period.start - one_day, cal)
+                first_out, last_out = max(ok_until + one_day, period.start), min(b or today, today)
+                if last_out >= first_out:
+                    out_days += (last_out - first_out).days + 1
+            stats_left = period.start - one_day if unknown_start else left
+            longest_so_far = _gap_stats(inside, stats_left, today, cal, working, self.max_days)[0]
             evidence: dict[str, Any] = {"longest_gap_days": longest_so_far, "days_out_of_compliance": out_days,
-                                        "left_edge": left.isoformat(), "gap_unit": "working_days" if working else "days",
+                                        "left_edge": stats_left.isoformat(),
+                                        "gap_unit": "working_days" if working else "days",
                                         "post_days": [d.isoformat() for d in inside[-EVIDENCE_POSTS:]]}
-            if not before:
+            if unknown_start:
                 evidence["no_earlier_post"] = True
+            if virtual:
+                evidence["counted_from"] = joined.isoformat()
             if posts:
                 evidence["last_update"] = posts[-1].local_time.isoformat()
-            satisfied = longest_at_end <= self.max_days
-            due = cal.add_working_days(last_day, self.max_days) if working else last_day + timedelta(days=self.max_days)
-            fact = f"最长更新间隔{longest_so_far}{unit_word}(要求不超过{self.max_days}{unit_word})"
-            f = Finding(self.kind, channel, self.subject(facts.unit, channel), fact, longest_so_far, self.max_days,
-                        satisfied, sources, evidence, failed_already=longest_so_far > self.max_days,
-                        deadline=period.end)
-            if self.warn_lead_days is not None:
-                f.warn_from = min(due, period.end) - timedelta(days=self.warn_lead_days)
-                f.deadline = min(due, period.end)
-            out.append(f)
+            parts = [f"最长更新间隔{longest_so_far}{unit_word}(要求不超过{self.max_days}{unit_word})"]
+            done = [b for b in breaches if b.happened(cp)]
+            if done:
+                parts += [self._since_text(b.since, joined if virtual else None) +
+                          f"未更新, {b.deadline:%m月%d日}后间隔超过{self.max_days}{unit_word}" for b in done[:3]]
+            elif breaches:
+                parts.append(self._since_text(breaches[0].since, joined if virtual else None) + "未更新")
+            for a, ok_until in earlier:
+                if unknown_start and a == left:     # began before what we know: nothing to say
+                    continue
+                key = Period.of(period.kind, ok_until).key
+                evidence.setdefault("counted_earlier", []).append(
+                    {"since": a.isoformat(), "crossed": ok_until.isoformat(), "period": key})
+                parts.append(self._since_text(a, joined if virtual else None)
+                             + f"未更新的间隔已于{ok_until:%m月%d日}({key})超过{self.max_days}{unit_word}, 不在本期重复计算")
+            out.append(Finding(self.kind, channel, self.subject(facts.unit, channel), "; ".join(parts),
+                               longest_so_far, self.max_days, not breaches, sources, evidence,
+                               deadline=period.end, breaches=breaches, warn_lead=self.warn_lead_days,
+                               warn_text=f"更新间隔将超过{self.max_days}{unit_word}"))
         return out
+
+    @staticmethod
+    def _since_text(since: date | None, joined: date | None) -> str:
+        if since is None:
+            return "长期"
+        if joined is not None and since == joined - timedelta(days=1):
+            return f"自{joined:%m月%d日}纳入监管以来"
+        return f"自{since:%m月%d日}(最后更新)后"
+
+
+def _const(value: datetime, _moment: datetime) -> datetime:
+    return value
 
 
 # ============================================================================ judging
@@ -874,7 +1243,8 @@ def _exempt_reason(unit: Unit, period: Period, channel: str, policy: Policy, set
                    calendar: WorkCalendar) -> str | None:
     if unit.start_date and unit.start_date > period.end:
         return f"单位自{unit.start_date:%Y年%m月%d日}起纳入监管, 本期免检"
-    if unit.start_date and unit.start_date > period.start and settings["joined_mid_period"] == "exempt":
+    if unit.start_date and unit.start_date > period.start and (
+            settings["joined_mid_period"] == "exempt" or policy.silence):   # a silence cannot be prorated
         return f"单位于{unit.start_date:%Y年%m月%d日}(期中)纳入监管, 首期免检"
     if channel in unit.suspended or (channel == UNIT_SCOPE and all(c in unit.suspended for c in unit.channels)):
         return f"{CHANNEL_LABELS.get(channel, '该渠道')}已暂停监管"
@@ -891,6 +1261,8 @@ def _judge(f: Finding, facts: _Facts) -> Verdict:
     evidence = f.evidence
     if f.satisfied:
         return Verdict(status=Status.MET, reason=f"{f.subject}{f.fact}, 已达标", evidence=evidence, **base)
+    if f.breaches is not None:
+        return _judge_silence(f, facts, base)
     verified, problems, failed = _verification(facts, f.sources)
     evidence["verified"] = verified
     if failed["count"]:
@@ -899,13 +1271,84 @@ def _judge(f: Finding, facts: _Facts) -> Verdict:
         evidence["unverified"] = problems
         return Verdict(status=Status.UNKNOWN, evidence=evidence, **base,
                        reason=f"{f.subject}{f.fact}, 但无法核实(不作未达标处理): " + "; ".join(problems))
-    if not facts.is_open or f.failed_already:
+    if not facts.is_open:
         return Verdict(status=Status.MISSED, reason=f"{f.subject}{f.fact}, 未达标", evidence=evidence, **base)
     today = as_of.astimezone(TZ).date()
     if f.warn_from is not None and today >= f.warn_from:
         base["deadline"] = f.warn_from if f.rule == "weekly" else base["deadline"]
         return Verdict(status=Status.AT_RISK, evidence=evidence, **base,
                        reason=f"{f.subject}截至{_fmt(as_of)}{f.fact}, 尚未达标, 请于{period.end:%m月%d日}前更新")
+    evidence["pending"] = True
+    return Verdict(status=Status.PENDING, evidence=evidence, **base,
+                   reason=f"{f.subject}本期尚未结束, 截至{_fmt(as_of)}{f.fact}")
+
+
+def _judge_silence(f: Finding, facts: _Facts, base: dict[str, Any]) -> Verdict:
+    """A silence rule not met: 未达标 as soon as one of its breaches in the period is proven (open
+    period or not: a breach is final); a closed period without a proven breach is 无法核实; an
+    open one is 预警 from `warn_lead` days before the last day to post, else 进行中 — provided the
+    silence so far is verified, else 无法核实."""
+    evidence, cp, as_of = f.evidence, facts.check_point, facts.as_of
+    proven: list[Breach] = []
+    waiting: list[Breach] = []               # not happened yet, or happened but not proven
+    problems: list[str] = []
+    for b in f.breaches or ():
+        if b.happened(cp):
+            ok, found = _prove(facts, b)
+            if ok:
+                proven.append(b)
+                continue
+            problems += [p for p in found if p not in problems]
+        waiting.append(b)
+    failed = _failed_summary(facts, f.sources)
+    if failed["count"]:
+        evidence["failed_attempts"] = failed
+    if proven:
+        evidence["verified"] = True
+        evidence["breaches"] = [b.brief() for b in proven[:EVIDENCE_POSTS]]
+        if proven[0].deadline is not None:
+            base["deadline"] = proven[0].deadline
+        reason = f"{f.subject}{f.fact}, 未达标"
+        if problems:
+            evidence["unverified"] = problems
+            reason += "(其余超期情况无法核实: " + "; ".join(problems) + ")"
+        return Verdict(status=Status.MISSED, reason=reason, evidence=evidence, **base)
+    if not facts.is_open:
+        evidence["verified"] = False
+        evidence["unverified"] = problems
+        return Verdict(status=Status.UNKNOWN, evidence=evidence, **base,
+                       reason=f"{f.subject}{f.fact}, 但无法核实(不作未达标处理): " + "; ".join(problems))
+    # Open, nothing proven yet: the silence so far must be verified like an open count.
+    reach: dict[str, datetime] = {}
+    sources: dict[str, SourceConfig] = {}
+    for b in waiting:
+        need = b.reach(b.clamp(cp))
+        for s in b.sources:
+            reach[s.id] = min(reach.get(s.id, need), need)
+            sources[s.id] = s
+    verified, found, _ = _verification(facts, list(sources.values()), reach)
+    evidence["verified"] = verified
+    if not verified:
+        problems += [p for p in found if p not in problems]
+        evidence["unverified"] = problems
+        return Verdict(status=Status.UNKNOWN, evidence=evidence, **base,
+                       reason=f"{f.subject}截至{_fmt(as_of)}{f.fact}, 但无法核实(不作未达标处理): " + "; ".join(problems))
+    deadlines = [b.deadline for b in waiting if b.deadline is not None]
+    today = as_of.astimezone(TZ).date()
+    overdue = any(b.happened(cp) for b in waiting)
+    deadline = min(deadlines) if deadlines else None
+    if deadline is not None:
+        base["deadline"] = deadline
+    if f.warn_lead is not None and (overdue or (deadline is not None and today >= deadline - timedelta(days=f.warn_lead))):
+        if overdue:
+            base["deadline"] = today
+            ask = "待数据源确认; 请立即更新"
+        else:
+            due = next(b.due for b in waiting if b.deadline == deadline)   # staleness: a moment of that day
+            when = _when(due) if due is not None and _day(due) == deadline else f"{deadline:%m月%d日}"
+            ask = f"请于{when}前更新, 否则{f.warn_text}"
+        return Verdict(status=Status.AT_RISK, evidence=evidence, **base,
+                       reason=f"{f.subject}截至{_fmt(as_of)}{f.fact}, {ask}")
     evidence["pending"] = True
     return Verdict(status=Status.PENDING, evidence=evidence, **base,
                    reason=f"{f.subject}本期尚未结束, 截至{_fmt(as_of)}{f.fact}")

@@ -155,7 +155,7 @@ class Verdict:
     unit_id: str
     channel: str                      # PORTAL | WECHAT | "unit" for whole-unit rules
     period: str                       # "2026-W47", "2026-11", "2026-Q4", "2026"
-    rule: str                         # "weekly", "monthly_quota", "staleness:news", ...
+    rule: str                         # "weekly", "monthly_quota", "staleness:news", "staleness:wechat", ...
     status: Status
     count: int = 0
     required: int = 0

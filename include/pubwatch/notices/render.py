@@ -178,15 +178,31 @@ def verdict_item(v: Verdict) -> dict[str, Any]:
 
 
 def _ask(v: Verdict, word: str) -> str:
-    """What the rule asks, in words that fit the rule: a count, a staleness limit or a gap."""
+    """What the rule asks, in the words of its circular and the reading pubwatch applies
+    (README "Rules and how each text is read"): a count, a staleness limit, a rolling window or a gap.
+    `word` is "实际" (a closed finding) or "目前" (a reminder)."""
     ev = v.evidence or {}
+    soon = v.status is Status.AT_RISK
     if v.rule.startswith("staleness"):
-        limit = f"应在{ev.get('max_age', '规定期限')}内有更新"
-        if ev.get("last_post") or ev.get("last_update"):
-            return f"{limit}，{word}已超期"
-        return f"{limit}，{word}栏目内没有任何信息（空白栏目）"
+        limit = ev.get("max_age", "规定期限")
+        ask = f"任何时候距最后一次更新不得超过{limit}（监测时间点前{limit}内应有信息更新）"
+        if not (ev.get("last_post") or ev.get("last_update")) and ev.get("empty_columns"):
+            return f"{ask}，{word}栏目内没有任何信息（空白栏目）"
+        return f"{ask}，{word}{'即将' if soon else '已'}超过{limit}未更新"
     if v.rule == "max_gap":
-        return f"两次更新间隔不得超过规定天数，{word}最长间隔{ev.get('longest_gap_days', '?')}天"
+        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
+        ask = f"更新间隔时间不得超过{v.required}{unit}"
+        if soon:
+            return f"{ask}，{word}距最后一次更新即将超过{v.required}{unit}"
+        return f"{ask}，{word}最长间隔{ev.get('longest_gap_days', '?')}{unit}"
+    if v.rule == "rolling_window":
+        n = ev.get("days", "规定")
+        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
+        ask = f"保证每{n}{unit}内都能更新信息（任意连续{n}{unit}不得无更新）"
+        if soon:
+            return f"{ask}，{word}即将出现连续{n}{unit}未更新"
+        days = ev.get("days_out_of_compliance")
+        return f"{ask}，{word}出现连续{n}{unit}未更新" + (f"（共{days}天超期）" if days else "")
     return f"应更新不少于{v.required}条，{word}{v.count}条"
 
 
@@ -202,6 +218,12 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["period_label"] = ctx.get("period_label") or ctx.get("period_key") or ""
     out["streak"] = int(ctx.get("streak") or 0)
     out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
+    from ..circular import rule_sentences
+
+    verdicts = list(ctx.get("verdicts") or [])
+    out["rule_sentences"] = rule_sentences(verdicts) or ["原则上一个星期不低于一条工作动态"]
+    weekly = not verdicts or all(v.rule in ("weekly", "monthly_quota") for v in verdicts)
+    out["late_words"] = "本周结束后仍未达到要求的" if weekly else "逾期仍未更新的"
     out["deadline_text"] = deadline_text(ctx.get("deadline"), out["generated_at"])
     if kind == "summary":
         counts = {Status(k): int(n) for k, n in (ctx.get("counts") or {}).items()}
