@@ -56,6 +56,12 @@ def run_checks(registry_path: str | Path | None = None, policies_path: str | Pat
     except (OSError, ValueError) as exc:
         problems.append(Problem(str(reg_path), "", str(exc)))
     if registry is not None:
+        for unit in registry.units:
+            undated = sorted(c for c, since in unit.suspended_since.items() if since is None)
+            if undated:
+                problems.append(Problem(f"单位 {unit.id}", "suspended",
+                                        f"暂停监管未写起始日期, 会把 {', '.join(undated)} 以往各期也改为免检; "
+                                        f"请写成 suspended: {{{undated[0]}: YYYY-MM-DD}}"))
         for err in registry.errors:
             who = f"{err.unit}({err.unit_name})" if err.unit_name and err.unit_name != err.unit else err.unit
             problems.append(Problem(f"单位 {who}", err.field, err.message))

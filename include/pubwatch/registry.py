@@ -5,10 +5,11 @@ of `RegistryError`s, each naming the unit and the field.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +84,23 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class Exemption:
+    """A dated excuse: periods overlapping [start, end] are 免检 for `channel` (None: every channel)."""
+
+    start: date
+    end: date
+    reason: str                                 # 机构改革, 账号迁移 … shown wherever the verdict is
+    channel: str | None = None
+
+    def covers(self, channel: str, first: date, last: date) -> bool:
+        """Whether this exemption excuses `channel` in the period [first, last]: any overlap counts
+        (a unit is never held to a period it was excused for in part)."""
+        if self.start > last or self.end < first:
+            return False
+        return self.channel is None or self.channel == channel
+
+
+@dataclass(frozen=True)
 class Unit:
     id: str
     name: str
@@ -92,6 +110,20 @@ class Unit:
     start_date: date | None = None
     suspended: frozenset[str] = frozenset()        # channels not supervised right now
     policy: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # channel -> the day its suspension began (None: undated, every period — the old form)
+    suspended_since: dict[str, date | None] = field(default_factory=dict, hash=False, compare=False)
+    exemptions: tuple[Exemption, ...] = ()
+
+    def suspended_in(self, channel: str, last_day: date) -> bool:
+        """Whether `channel` is suspended for a period ending on `last_day` (periods wholly
+        before the suspension began are judged as they were)."""
+        if channel not in self.suspended:
+            return False
+        since = self.suspended_since.get(channel)
+        return since is None or last_day >= since
+
+    def exemption_for(self, channel: str, first: date, last: date) -> Exemption | None:
+        return next((e for e in self.exemptions if e.covers(channel, first, last)), None)
 
     @property
     def category_label(self) -> str:
@@ -295,14 +327,71 @@ def parse_unit(raw: Any, index: int) -> Unit:
     sources = _portal_sources(uid, raw.get("portal"), owned) + _wechat_sources(uid, raw.get("wechat"))
     if not sources:
         raise RegistryError(uid, "portal/wechat", "至少需要一个门户栏目或公众号")
-    suspended = raw.get("suspended") or []
-    if not isinstance(suspended, list) or any(s not in (PORTAL, WECHAT) for s in suspended):
-        raise RegistryError(uid, "suspended", "应为渠道列表: portal / wechat")
+    suspended = _suspended(uid, raw.get("suspended"))
     policy = raw.get("policy") or {}
     if not isinstance(policy, dict):
         raise RegistryError(uid, "policy", "应为映射")
     return Unit(id=uid, name=name, category=category, contacts=contacts, sources=tuple(sources),
-                start_date=start, suspended=frozenset(suspended), policy=policy)
+                start_date=start, suspended=frozenset(suspended), policy=policy, suspended_since=suspended)
+
+
+def _day(uid: str, field_name: str, raw: Any) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise RegistryError(uid, field_name, f"日期格式应为 YYYY-MM-DD: {raw!r}") from None
+
+
+def _suspended(uid: str, raw: Any) -> dict[str, date | None]:
+    """`suspended: {wechat: 2026-11-01}` (since that day; earlier periods unchanged), or the old
+    undated list `suspended: [wechat]` (every period)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list) and all(s in (PORTAL, WECHAT) for s in raw):
+        return {s: None for s in raw}
+    if isinstance(raw, dict) and all(k in (PORTAL, WECHAT) for k in raw):
+        return {ch: (None if since is None else _day(uid, f"suspended.{ch}", since)) for ch, since in raw.items()}
+    raise RegistryError(uid, "suspended", "应为 {渠道: 起始日期} (如 {wechat: 2026-11-01}) 或渠道列表: portal / wechat")
+
+
+EXEMPTION_FIELDS = {"unit", "channel", "from", "to", "reason"}
+
+
+def _exemptions(raw: Any, known: set[str]) -> tuple[dict[str, list[Exemption]], list[RegistryError]]:
+    """Top-level `exemptions:` entries by unit id, and one error per bad entry (the rest apply)."""
+    out: dict[str, list[Exemption]] = {}
+    errors: list[RegistryError] = []
+    if raw is None:
+        return out, errors
+    if not isinstance(raw, list):
+        return out, [RegistryError("-", "exemptions", "应为列表 (unit, channel, from, to, reason)")]
+    for i, entry in enumerate(raw):
+        where = f"exemptions[{i}]"
+        try:
+            if not isinstance(entry, dict):
+                raise RegistryError("-", where, "应为映射 (unit, channel, from, to, reason)")
+            uid = str(entry.get("unit") or "")
+            _unknown(uid or "-", f"{where}.", entry, EXEMPTION_FIELDS)
+            if uid not in known:
+                raise RegistryError(uid or "-", f"{where}.unit", "登记表中没有该单位")
+            channel = entry.get("channel")
+            if channel not in (None, PORTAL, WECHAT):
+                raise RegistryError(uid, f"{where}.channel", "应为 portal / wechat (不填: 全部渠道)")
+            start = _day(uid, f"{where}.from", entry.get("from"))
+            end = _day(uid, f"{where}.to", entry.get("to"))
+            if end < start:
+                raise RegistryError(uid, f"{where}.to", f"结束日期早于开始日期: {start} .. {end}")
+            reason = str(entry.get("reason") or "").strip()
+            if not reason:
+                raise RegistryError(uid, f"{where}.reason", "请写明免检原因 (如 机构改革, 账号迁移)")
+            out.setdefault(uid, []).append(Exemption(start, end, reason, channel))
+        except RegistryError as exc:
+            errors.append(exc)
+    return out, errors
 
 
 def parse_registry(data: Any, path: Path | None = None) -> Registry:
@@ -328,7 +417,11 @@ def parse_registry(data: Any, path: Path | None = None) -> Registry:
         seen_ids.add(unit.id)
         seen_names.add(unit.name)
         units.append(unit)
-    settings = {k: v for k, v in data.items() if k != "units"}
+    exemptions, bad = _exemptions(data.get("exemptions"), seen_ids)
+    errors.extend(bad)
+    units = [dataclasses.replace(u, exemptions=tuple(exemptions[u.id])) if u.id in exemptions else u
+             for u in units]
+    settings = {k: v for k, v in data.items() if k not in ("units", "exemptions")}
     return Registry(units=units, errors=errors, settings=settings, path=path)
 
 

@@ -744,7 +744,7 @@ class MonthlyQuotaPolicy(_CountPolicy):
 
     def findings(self, facts: _Facts) -> list[Finding]:
         unit, out = facts.unit, []
-        live = [c for c in self.channels if c not in unit.suspended and self.sources(unit, c)]
+        live = [c for c in self.channels if not unit.suspended_in(c, facts.period.end) and self.sources(unit, c)]
         if self.cfg["scope"] == "unit":
             if live:
                 sources = tuple(s for c in live for s in self.sources(unit, c))
@@ -1246,8 +1246,15 @@ def _exempt_reason(unit: Unit, period: Period, channel: str, policy: Policy, set
     if unit.start_date and unit.start_date > period.start and (
             settings["joined_mid_period"] == "exempt" or policy.silence):   # a silence cannot be prorated
         return f"单位于{unit.start_date:%Y年%m月%d日}(期中)纳入监管, 首期免检"
-    if channel in unit.suspended or (channel == UNIT_SCOPE and all(c in unit.suspended for c in unit.channels)):
-        return f"{CHANNEL_LABELS.get(channel, '该渠道')}已暂停监管"
+    scope = unit.channels if channel == UNIT_SCOPE else (channel,)
+    if scope and all(unit.suspended_in(c, period.end) for c in scope):
+        since = [unit.suspended_since.get(c) for c in scope]
+        when = f"自{max(since):%Y年%m月%d日}起" if all(since) else ""
+        return f"{CHANNEL_LABELS.get(channel, '该渠道')}{when}已暂停监管"
+    excused = [unit.exemption_for(c, period.start, period.end) for c in scope] if scope else []
+    if excused and all(excused):
+        ex = excused[0]
+        return f"{ex.reason}({ex.start:%Y年%m月%d日}至{ex.end:%m月%d日}), 本期免检"
     if isinstance(policy, WeeklyPolicy) and period.kind == "week" and settings["holiday_week"] == "exempt" \
             and not calendar.working_days(period.start, period.end):
         return "本周无工作日(法定节假日), 免检"
