@@ -59,3 +59,21 @@ def test_policies_file_errors_are_policy_errors(tmp_path):
     with pytest.raises(PolicyError) as info:
         load_policies(path)
     assert str(path) in str(info.value) and "UTF-8" in str(info.value)
+
+
+@pytest.mark.parametrize("policy, field", [
+    ({"weekly": {"kind": "weekly", "min_posts": 0}}, "min_posts"),
+    ({"weekly": {"kind": "weekly", "warn_lead_days": 1_000_000_000}}, "warn_lead_days"),
+    ({"weekly": {"kind": "weekly", "warn_lead_days": 7}}, "warn_lead_days"),          # not shorter than a week
+    ({"quota": {"kind": "monthly_quota", "min_posts": 10**9}}, "min_posts"),
+    ({"rolling_window": {"kind": "rolling_window", "enabled": True, "days": 10, "warn_lead_days": 10}},
+     "warn_lead_days"),
+    ({"max_gap": {"kind": "max_gap", "enabled": True, "max_days": 14, "warn_lead_days": 20}}, "warn_lead_days"),
+])
+def test_policy_values_are_bounded(policy, field):
+    """min_posts ≥ 1, warning leads shorter than what they warn about, no absurd numbers (#19.4)."""
+    from pubwatch.rules import Policies
+
+    with pytest.raises(PolicyError) as info:
+        Policies({"defaults": policy})
+    assert info.value.field == field

@@ -57,6 +57,8 @@ _ATTEMPT_ORDER = attrgetter("started_at", "outcome")       # Outcome is a str en
 _VERDICT_ORDER = attrgetter("channel", "rule")
 UNIT_SCOPE = "unit"                      # Verdict.channel for rules over both channels together
 EVIDENCE_POSTS = 5
+MAX_POLICY_INT = 10_000                   # no count, day or lead an office writes is larger
+_SHORTEST_DAYS = {"week": 7, "month": 28, "quarter": 90, "year": 365}
 _PERIOD_WORDS = {"week": "本周", "month": "本月", "quarter": "本季度", "year": "本年度"}
 DEFAULT_SETTINGS: dict[str, Any] = {
     "freshness_hours": 24,          # an open period counts as verified by attempts this recent
@@ -583,8 +585,9 @@ class Policy:
         if any(t not in COLUMN_TYPES for t in self.column_types):
             self.fail("column_types", f"栏目类型应为 {', '.join(COLUMN_TYPES)} 之一: {self.column_types!r}")
         self.warn_lead_days = self.cfg.get("warn_lead_days")
-        if self.warn_lead_days is not None:
-            self.warn_lead_days = self.int_field("warn_lead_days", minimum=0)
+        if self.warn_lead_days is not None:      # a warning lead shorter than the period it warns in
+            self.warn_lead_days = self.int_field("warn_lead_days", minimum=0,
+                                                 maximum=_SHORTEST_DAYS[self.period_kind] - 1)
         self.count_suspicious = self.cfg.get("count_suspicious")
         self.validate()
 
@@ -592,10 +595,10 @@ class Policy:
     def fail(self, field_name: str, message: str) -> None:
         raise PolicyError(self.where, self.name, field_name, message)
 
-    def int_field(self, name: str, minimum: int = 0, value: Any = None) -> int:
+    def int_field(self, name: str, minimum: int = 0, value: Any = None, maximum: int = MAX_POLICY_INT) -> int:
         value = self.cfg.get(name) if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(name, f"应为不小于 {minimum} 的整数: {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.fail(name, f"应为 {minimum}–{maximum} 之间的整数: {value!r}")
         return value
 
     def validate(self) -> None:
@@ -648,7 +651,7 @@ class _CountPolicy(Policy):
     defaults = {"min_posts": 1}
 
     def validate(self) -> None:
-        self.min_posts = self.int_field("min_posts", minimum=0)
+        self.min_posts = self.int_field("min_posts", minimum=1)
 
     def required_for(self, facts: _Facts, required: int) -> int:
         start = facts.unit.start_date
@@ -1035,9 +1038,11 @@ class RollingWindowPolicy(_SilencePolicy):
 
     def validate(self) -> None:
         self.min_posts = self.int_field("min_posts", 1)
-        self.days = self.int_field("days", 1)
+        self.days = self.int_field("days", 1, maximum=366)
         if not isinstance(self.cfg["working_days"], bool):
             self.fail("working_days", "应为 true/false")
+        if self.warn_lead_days is not None and self.warn_lead_days >= self.days:
+            self.fail("warn_lead_days", f"预警提前天数应小于窗口天数 {self.days}: {self.warn_lead_days}")
         self._starts: dict[tuple[int, date], date] = {}
 
     def window_start(self, end_day: date, calendar: WorkCalendar) -> date:
@@ -1143,9 +1148,11 @@ class MaxGapPolicy(_SilencePolicy):
     defaults = {"max_days": 14, "working_days": False, "warn_lead_days": 3}
 
     def validate(self) -> None:
-        self.max_days = self.int_field("max_days", 1)
+        self.max_days = self.int_field("max_days", 1, maximum=366)
         if not isinstance(self.cfg["working_days"], bool):
             self.fail("working_days", "应为 true/false")
+        if self.warn_lead_days is not None and self.warn_lead_days >= self.max_days:
+            self.fail("warn_lead_days", f"预警提前天数应小于最长间隔 {self.max_days}: {self.warn_lead_days}")
 
     def last_allowed(self, last_post: date, calendar: WorkCalendar) -> date:
         """The last day a post after `last_post` keeps the gap within the limit."""
