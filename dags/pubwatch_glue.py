@@ -206,12 +206,13 @@ def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = Non
                                   unit_ids=context["params"].get("units") or None, attachments=files)
     finally:
         rt.close()
-    for kind in ("sent", "already", "failed", "skipped", "unconfirmed"):
+    for kind in ("sent", "previewed", "already", "failed", "skipped", "unconfirmed"):
         for line in result[kind]:
             log.info("%s: %s", kind, line)
-    _log_previews(result["sent"])
-    log.info("通知: 新发送 %d, 已发过 %d, 失败 %d (下次运行重试), 结果不明 %d (待人工确认, 不自动重发)",
-             len(result["sent"]), len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
+    _log_previews(result["previewed"])
+    log.info("通知: 新发送 %d, 仅预览(写入发件箱, 未发送) %d, 已处理过 %d, 失败 %d (下次运行重试), "
+             "结果不明 %d (待人工确认, 不自动重发)", len(result["sent"]), len(result["previewed"]),
+             len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
     return {k: len(v) if isinstance(v, list) else v for k, v in result.items()}
 
 

@@ -458,7 +458,8 @@ def test_dispatch_renders_and_delivers_each_notice_once_per_channel(store, smtp_
     channels = {"outbox": OutboxChannel(tmp_path / "outbox"), "email": email_channel(port), "wecom": wecom(hook)}
     hook.script((200, {"errcode": 93000, "errmsg": "invalid webhook url"}))      # first WeCom post fails for good
     first = deliver(Ledger(store), planned, channels, render=render, make_message=make_message, run_id="r1")
-    assert len(first.sent) == 5 and len(first.failed) == 1 and "wecom" in first.failed[0]
+    assert len(first.sent) == 3 and len(first.failed) == 1 and "wecom" in first.failed[0]
+    assert len(first.previewed) == 2 and all(p.endswith("/outbox") for p in first.previewed)   # never "sent"
     assert_no_secret(*first.failed)
     subjects = sorted(email.message_from_bytes(e.content, policy=email.policy.default)["Subject"]
                       for e in recorder.envelopes)

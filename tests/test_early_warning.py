@@ -13,10 +13,10 @@ def test_warning_goes_out_on_a_tuesday_once(demo_runtime):
                 reason="本月已报送7条, 要求至少10条, 请于11月30日前补足", deadline=date(2026, 11, 30))
     rt.store.save_verdicts([v], as_of=tuesday)
     first = jobs.notify_week(rt, tuesday, send=False, run_id="tue")
-    assert "jyj/2026-11/warn:monthly_quota/outbox" in first["sent"]
+    assert "jyj/2026-11/warn:monthly_quota/outbox" in first["previewed"] and first["sent"] == []
     assert any("提醒日" in s for s in first["skipped"])       # Friday reminders wait for Friday
     again = jobs.notify_week(rt, datetime(2026, 11, 25, 9, 0, tzinfo=TZ), send=False, run_id="wed")
-    assert not any("warn:" in s for s in again["sent"])
+    assert not any("warn:" in s for s in again["sent"] + again["previewed"])
     rows = [r for r in Ledger(rt.store).rows(unit_id="jyj") if r.kind.startswith("warn:")]
     assert [(r.period, r.kind) for r in rows] == [("2026-11", "warn:monthly_quota")]
     text = (rt.store and __import__("pubwatch.config", fromlist=["x"]).outbox_dir() / "2026-11")

@@ -94,3 +94,14 @@ def test_a_failed_robot_is_retried_by_the_next_run(crawled, servers):
     second = jobs.notify_week(crawled, TEST_AS_OF, send=True, channel_configs=configs(smtp, wecom, ding), run_id="r2")
     assert second["sent"] and all(label.endswith("/wecom") for label in second["sent"])
     assert len(inbox.messages) == emails                  # nothing sent twice by email
+
+
+def test_a_backfill_without_send_stores_previews_never_sent(crawled):
+    """Outbox-only notices are previews everywhere: in the run's report and in the ledger (#16.5)."""
+    from pubwatch.notices.ledger import PREVIEW, STATUS_LABELS
+
+    result = jobs.notify_week(crawled, TEST_AS_OF, send=False, run_id="backfill__preview")
+    assert result["sent"] == [] and result["previewed"]
+    rows = Ledger(crawled.store).rows(period="2026-W46")
+    assert rows and {r.status for r in rows} == {PREVIEW} and all(r.sent_at is None for r in rows)
+    assert STATUS_LABELS[PREVIEW] == "仅预览(未发送)"

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..registry import Contact, Registry, Unit
 from ..types import Status, Verdict
-from .ledger import DEAD, SENT, Ledger, NoticeKey
+from .ledger import DEAD, PREVIEW, SENT, Ledger, NoticeKey
 
 log = logging.getLogger(__name__)
 OFFICE = "_office"
@@ -42,10 +42,11 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)   # may have arrived: a person confirms or resends
+    previewed: list[str] = field(default_factory=list)     # written to the outbox only: nothing was sent
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"sent": self.sent, "already": self.already, "failed": self.failed, "skipped": self.skipped,
-                "unconfirmed": self.unconfirmed}
+                "unconfirmed": self.unconfirmed, "previewed": self.previewed}
 
 
 def plan_unit_notices(registry: Registry, *, closed_period: str, closed: Sequence[Verdict],
@@ -122,7 +123,7 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
                 rendered = render("reminder" if notice.kind.startswith("warn:") else notice.kind, notice.ctx)
             row = ledger.ensure(NoticeKey(notice.unit_id, notice.period, notice.kind, channel_name),
                                 recipients=recipients, subject=rendered.subject, run_id=run_id)
-            if row.status == SENT:
+            if row.status in (SENT, PREVIEW):
                 report.already.append(label)
                 continue
             if row.status == DEAD or not ledger.claim(row.id):
@@ -145,8 +146,9 @@ def deliver(ledger: Ledger, planned: Sequence[PlannedNotice], channels: Mapping[
                 report.failed.append(f"{label}: {type(exc).__name__}")
                 log.exception("notice %s crashed", label)
                 continue
-            ledger.mark_sent(row.id, str(receipt or ""))
-            report.sent.append(label)
+            preview = not getattr(channel, "sends", True)
+            ledger.mark_sent(row.id, str(receipt or ""), preview=preview)
+            (report.previewed if preview else report.sent).append(label)
     return report
 
 

@@ -22,8 +22,9 @@ from ..store import Store, _insert_ignore, utcnow
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 AMBIGUOUS = "ambiguous"          # may have been delivered: a person decides (confirm / resend)
+PREVIEW = "preview"              # written to the outbox only: nothing left the machine
 STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中(未确认)", SENT: "已发送", FAILED: "发送失败(将重试)",
-                 DEAD: "发送失败(不再重试)", AMBIGUOUS: "结果不明(待人工确认)"}
+                 DEAD: "发送失败(不再重试)", AMBIGUOUS: "结果不明(待人工确认)", PREVIEW: "仅预览(未发送)"}
 KIND_LABELS = {"reminder": "周五提醒", "overdue": "未达标通报", "escalation": "报分管领导", "summary": "监测汇总",
                "warn": "预警提醒"}
 STUCK_AFTER = timedelta(minutes=30)  # a row `sending` this long was interrupted by a crash
@@ -62,11 +63,13 @@ class Ledger:
                             .values(status=SENDING, attempts=Notice.attempts + 1, updated_at=utcnow()))
             return res.rowcount == 1
 
-    def mark_sent(self, notice_id: int, receipt: str) -> None:
+    def mark_sent(self, notice_id: int, receipt: str, *, preview: bool = False) -> None:
+        """Delivered — or, for the outbox (`preview`), written for a person to read: never called sent."""
         now = utcnow()
         with self.store.Session.begin() as s:
             s.execute(update(Notice).where(Notice.id == notice_id)
-                      .values(status=SENT, receipt=receipt[:1000], last_error="", sent_at=now, updated_at=now))
+                      .values(status=PREVIEW if preview else SENT, receipt=receipt[:1000], last_error="",
+                              sent_at=None if preview else now, updated_at=now))
 
     def mark_failed(self, notice_id: int, error: str, *, retryable: bool, ambiguous: bool = False) -> None:
         """A failed send: retried later (`retryable`), never again (dead), or — when the message
