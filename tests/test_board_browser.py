@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,8 @@ def board_server(tmp_path_factory):
     store = Store(db_url)
     try:
         weeks = seed(store, load_registry(registry_path), SCENARIO, today=datetime.now(TZ).date())
+        closed = weeks[-2]                 # evaluated again after it ended, as the weekly run does
+        store.save_verdicts(store.verdicts(closed.key), as_of=closed.end_dt + timedelta(hours=9))
     finally:
         store.close()
     env = {"PUBWATCH_DB_URL": db_url, "PUBWATCH_REGISTRY": str(registry_path), "PUBWATCH_VAR_DIR": str(base / "var")}
