@@ -14,6 +14,7 @@ time (the reminder day 09:00 +08:00); with catchup=False unpausing starts the la
 from __future__ import annotations
 
 import sys
+import time as time_
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ import pendulum  # noqa: E402
 
 from airflow.plugins_manager import AirflowPlugin  # noqa: E402
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable  # noqa: E402
+
+
+CALENDAR_TTL = 600.0
 
 
 def _pendulum(value: datetime) -> pendulum.DateTime:
@@ -46,6 +50,7 @@ class ReminderDayTimetable(Timetable):
     def __init__(self, at: time | str = "09:00") -> None:
         self.at = at if isinstance(at, time) else time.fromisoformat(str(at))
         self._calendar = None
+        self._calendar_at = 0.0
         from pubwatch.schedule import describe
 
         self.description = describe(self.at)
@@ -53,10 +58,14 @@ class ReminderDayTimetable(Timetable):
     # ------------------------------------------------------------------ the calendar, lazily
     @property
     def calendar(self):
-        if self._calendar is None:
+        """The working-day calendar, re-read every CALENDAR_TTL seconds: the scheduler keeps a
+        deserialized DAG for long, and a holiday data file added for next year must count without
+        a restart (before it, that year is the provisional calendar)."""
+        now = time_.monotonic()
+        if self._calendar is None or now - self._calendar_at > CALENDAR_TTL:
             from pubwatch.workdays import WorkCalendar
 
-            self._calendar = WorkCalendar()
+            self._calendar, self._calendar_at = WorkCalendar(), now
         return self._calendar
 
     def _next(self, after: datetime, *, inclusive: bool = False) -> pendulum.DateTime | None:

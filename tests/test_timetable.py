@@ -125,3 +125,16 @@ def test_the_plugin_registers_it_so_the_weekly_dag_serializes(tmp_path):
     assert result["summary"] == "每周提醒日 09:00 (北京时间)"
     assert result["runs"] == ["2026-10-23T01:00:00+00:00", "2026-10-30T01:00:00+00:00",
                               "2026-11-06T01:00:00+00:00", "2026-11-13T01:00:00+00:00"]
+
+
+def test_a_holiday_file_added_later_counts_without_a_restart(tmp_path, monkeypatch):
+    """The scheduler keeps its deserialized timetable: the calendar is re-read after CALENDAR_TTL."""
+    monkeypatch.setenv("PUBWATCH_HOLIDAYS_DIR", str(tmp_path))
+    tt = ReminderDayTimetable()
+    week = (utc(2027, 3, 1), utc(2027, 3, 8))                      # 2027-W09: no data, provisional
+    assert walk(tt, *week)[0].logical_date == beijing(2027, 3, 5, 9)
+    (tmp_path / "2027.yaml").write_text("year: 2027\nholidays:\n  - {name: 测试, date: 2027-03-05}\n",
+                                        encoding="utf-8")
+    assert walk(tt, *week)[0].logical_date == beijing(2027, 3, 5, 9)    # cached for a while
+    monkeypatch.setattr(pubwatch_timetable, "CALENDAR_TTL", 0.0)
+    assert walk(tt, *week)[0].logical_date == beijing(2027, 3, 4, 9)    # Friday off: Thursday
