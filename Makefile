@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/include
 
-.PHONY: run test test-pg test-airflow test-browser bench venv clean serve-demo db-upgrade
+.PHONY: run test test-pg test-airflow test-browser bench venv clean serve-demo db-upgrade ui
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' || { echo "需要 Python 3.11"; exit 1; }
@@ -24,6 +24,10 @@ run: $(STAMP)
 ## make test — the whole suite (PostgreSQL tests run when 127.0.0.1:5432 answers)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## make ui — not part of the quick start: the Airflow UI + board on the demo state until Ctrl-C
+ui: $(STAMP)
+	$(BIN)/python -m pubwatch.demo.ui
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -16,6 +16,11 @@ from typing import Any
 INCLUDE = Path(__file__).resolve().parents[1] / "include"
 if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
     sys.path.insert(0, str(INCLUDE))
+# The weekly timetable lives in the plugin module plugins/pubwatch_timetable.py (registered there).
+# Airflow puts its plugins folder on sys.path; this covers a DagBag loaded without it (tests).
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+if str(PLUGINS) not in sys.path and (PLUGINS / "pubwatch_timetable.py").is_file():
+    sys.path.append(str(PLUGINS))
 
 log = logging.getLogger("pubwatch")
 
@@ -30,16 +35,43 @@ LATE_RUN_LIMIT = timedelta(hours=6)
 CRAWL_POOL = os.environ.get("PUBWATCH_CRAWL_POOL", "default_pool")
 
 
-def dag_args(dag_id: str, title: str, cron: str, doc: str, **extra: Any) -> dict[str, Any]:
-    """What every pubwatch DAG shares: a cron in Asia/Shanghai, no catch-up, one run at a time,
-    the office as owner, Chinese title and docs for the supervisors."""
+def dag_args(dag_id: str, title: str, schedule: Any, doc: str, **extra: Any) -> dict[str, Any]:
+    """What every pubwatch DAG shares: a schedule in Asia/Shanghai (a cron string, or a timetable such
+    as `weekly_timetable()`), no catch-up, one run at a time, the office as owner, Chinese title and
+    docs for the supervisors."""
     import pendulum
     from airflow.timetables.trigger import CronTriggerTimetable
 
+    if isinstance(schedule, str):
+        schedule = CronTriggerTimetable(schedule, timezone=TZ_NAME)
     return {"dag_id": dag_id, "dag_display_name": f"{title} ({dag_id})",
-            "schedule": CronTriggerTimetable(cron, timezone=TZ_NAME),
+            "schedule": schedule,
             "start_date": pendulum.datetime(2026, 1, 1, tz=TZ_NAME), "catchup": False, "max_active_runs": 1,
             "default_args": DEFAULT_ARGS, "tags": ["pubwatch", "政务公开"], "doc_md": doc, **extra}
+
+
+def weekly_timetable():
+    """pubwatch_weekly's schedule: 09:00 Beijing time on each week's reminder day (Friday, or the last
+    working day before a holiday Friday; none in a week without working days)."""
+    from pubwatch_timetable import ReminderDayTimetable
+
+    return ReminderDayTimetable()
+
+
+def selected_units(params: Any) -> list[str] | None:
+    """The `units` param: the names/ids given, or None (= all units) when blank — the trigger form
+    sends null for an empty field, the REST API may send [] or blank lines."""
+    raw = params.get("units")
+    if isinstance(raw, str):
+        raw = raw.splitlines()
+    units = [str(u).strip() for u in (raw or []) if u is not None and str(u).strip()]
+    return units or None
+
+
+def selected_period(params: Any) -> str | None:
+    """The `period` param (e.g. 2026-W47), or None (= the run's own weeks) when blank or null."""
+    raw = params.get("period")
+    return (str(raw).strip() or None) if raw is not None else None
 
 
 def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
@@ -123,7 +155,7 @@ def as_of(context: dict) -> datetime:
     backfill / past period / simulated run — so history is recomputed deterministically."""
     from pubwatch.jobs import run_time_for
 
-    period = context["params"].get("period") or None
+    period = selected_period(context["params"])
     if _historic(context) or simulated_clock() or not context["params"].get("crawl", True):
         return run_time_for(logical_time(context), period)
     return datetime.now(timezone.utc)
@@ -151,14 +183,14 @@ def prepare_for_run(context: dict) -> list[dict]:
     """Load and validate the registry, sync it to the tracking DB; the units this run works on."""
     rt = runtime()
     try:
-        return prepare(rt, context["params"].get("units") or None)
+        return prepare(rt, selected_units(context["params"]))
     finally:
         rt.close()
 
 
 def _historic(context: dict) -> bool:
     run_type = str(getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type))
-    return run_type == "backfill" or bool(context["params"].get("period"))
+    return run_type == "backfill" or bool(selected_period(context["params"]))
 
 
 def crawl_for_run(context: dict, unit: dict) -> dict:
@@ -184,7 +216,7 @@ def evaluate_for_run(context: dict, as_of: datetime) -> dict:
 
     rt = runtime()
     try:
-        result = jobs.evaluate_week(rt, as_of, context["params"].get("units") or None)
+        result = jobs.evaluate_week(rt, as_of, selected_units(context["params"]))
         for line in result["lines"]:
             log.info(line)
     finally:
@@ -203,7 +235,7 @@ def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = Non
         configs = channel_configs(names) if mode["send"] else {}
         result = jobs.notify_week(rt, as_of, send=mode["send"], channel_configs=configs,
                                   run_id=context["dag_run"].run_id,
-                                  unit_ids=context["params"].get("units") or None, attachments=files)
+                                  unit_ids=selected_units(context["params"]), attachments=files)
     finally:
         rt.close()
     for kind in ("sent", "previewed", "already", "failed", "skipped", "unconfirmed"):
@@ -214,6 +246,36 @@ def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = Non
              "结果不明 %d (待人工确认, 不自动重发)", len(result["sent"]), len(result["previewed"]),
              len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
     return {k: len(v) if isinstance(v, list) else v for k, v in result.items()}
+
+
+def early_warnings_for_run(context: dict) -> dict:
+    """After the daily crawl: evaluate the open week and month, then send the early warnings due
+    (monthly quota etc.) — on working days, with the weekly DAG's run-mode rules (scheduled runs
+    send unless late, manual/backfill runs only write the outbox unless params.send, dry_run never)."""
+    from pubwatch import jobs
+
+    mode = run_mode(context)
+    when = as_of(context)
+    log.info("发送模式: %s; 评估时间: %s", mode["why"], when.isoformat())
+    rt = runtime()
+    try:
+        evaluated = jobs.evaluate_open(rt, when)
+        for name in ("current", "month"):
+            log.info("%s: %s", evaluated[name]["label"], evaluated[name]["counts"])
+        names = list((rt.registry.settings.get("notify") or {}).get("channels") or [])
+        configs = channel_configs(names) if mode["send"] else {}
+        result = jobs.notify_early_warnings(rt, when, send=mode["send"], channel_configs=configs,
+                                            run_id=context["dag_run"].run_id)
+    finally:
+        rt.close()
+    for kind in ("sent", "already", "failed", "skipped", "unconfirmed"):
+        for line in result[kind]:
+            log.info("%s: %s", kind, line)
+    _log_previews(result["sent"])
+    log.info("预警: 新发送 %d, 已发过 %d, 失败 %d (下次运行重试), 结果不明 %d",
+             len(result["sent"]), len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
+    return {"evaluated": {k: evaluated[k] for k in ("current", "month")},
+            **{k: len(v) for k, v in result.items()}}
 
 
 def _log_previews(sent: list[str]) -> None:

@@ -44,10 +44,19 @@ def test_crawl_tasks_are_labelled_with_the_unit_name(dagbag):
         assert task.map_index_template == "{{ unit_label }}"
 
 
-def test_weekly_schedule_is_working_days_0900_shanghai(dagbag):
+def test_weekly_runs_on_the_reminder_day_the_crawl_twice_a_day(dagbag):
     tt = dagbag.dags["pubwatch_weekly"].timetable
-    assert "0 9 * * 1-5" in tt.summary or "0 9 * * 1-5" in repr(tt.__dict__)
-    assert "Asia/Shanghai" in str(getattr(tt, "_timezone", "")) or "Shanghai" in repr(tt.__dict__)
+    assert type(tt).__name__ == "ReminderDayTimetable"
+    assert tt.summary == tt.description == "每周提醒日 09:00 (北京时间)"
+    crawl = dagbag.dags["pubwatch_crawl"].timetable
+    assert "30 6,17 * * *" in crawl.summary and "Shanghai" in repr(crawl.__dict__)
+
+
+def test_the_crawl_sends_the_early_warnings_after_crawling(dagbag):
+    dag = dagbag.dags["pubwatch_crawl"]
+    task = dag.get_task("early_warnings")
+    assert task.upstream_task_ids == {"crawl_unit"} and task.trigger_rule == "all_done"
+    assert dag.params["send"] is False and dag.params["dry_run"] is False
 
 
 def test_params_validate(dagbag):
@@ -63,6 +72,25 @@ def test_params_validate(dagbag):
     good["period"] = "2026-W47"
     good["units"] = ["县教育局"]
     good.validate()
+
+
+@pytest.mark.parametrize("units, period", [(None, None), ([], ""), ([""], "  "), (["县教育局", ""], None)])
+def test_the_trigger_form_submits_with_blank_fields(dagbag, units, period):
+    """The Airflow 3 form sends null for a field left blank (and marks a field required unless its
+    type includes "null"); the REST API may send [] / "". All mean: all units, the run's own weeks."""
+    import copy
+    import pubwatch_glue as glue
+
+    params = copy.deepcopy(dagbag.dags["pubwatch_weekly"].params)
+    for name in ("units", "period"):
+        assert "null" in params.get_param(name).schema["type"]      # not required in the form
+    params["units"], params["period"] = units, period
+    resolved = params.validate()
+    assert glue.selected_units(resolved) == (["县教育局"] if units and "县教育局" in units else None)
+    assert glue.selected_period(resolved) is None
+    assert glue.selected_period({"period": " 2026-W47 "}) == "2026-W47"
+    defaults = copy.deepcopy(dagbag.dags["pubwatch_weekly"].params).validate()
+    assert defaults["units"] is None and defaults["period"] is None
 
 
 def test_dag_files_do_no_heavy_work_at_parse_time():

@@ -1,8 +1,10 @@
 """The production stack, natively: PostgreSQL metadata DB, LocalExecutor, SimpleAuthManager, and
 scheduler + dag-processor + api-server as separate processes (tests/nativestack.py).
 
-a) pubwatch_weekly triggered through the REST API for the demo Friday 09:00 (+08:00) → success;
-b) `airflow backfill create` for the three Fridays before the demo week → exactly 3 runs, success;
+a) pubwatch_weekly triggered through the REST API for the demo Friday 09:00 (+08:00) with the blank
+   fields the trigger form sends (units/period null) → accepted and success; a bad period → 400;
+b) one `airflow backfill create` over the four weeks before the demo week → exactly 4 runs (the custom
+   timetable: one per week, on its reminder day — the old weekday cron made 20), success;
 c) the tracking DB (its own fresh PostgreSQL database) holds the right weekly verdicts for the demo's
    closed week and each backfilled week, and neither the manual run nor the backfill sent anything
    but outbox copies;
@@ -31,7 +33,9 @@ from pubwatch.types import TZ
 
 DAG = "pubwatch_weekly"
 DEMO_FRIDAY = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)            # 2026-W47; its closed week is W46
-BACKFILL_FRIDAYS = [DEMO_FRIDAY - timedelta(weeks=k) for k in (3, 2, 1)]   # 10-30, 11-06, 11-13
+BACKFILL_FRIDAYS = [DEMO_FRIDAY - timedelta(weeks=k) for k in (4, 3, 2, 1)]   # 10-23, 10-30, 11-06, 11-13
+# The trigger form's payload with `units` and `period` left blank (the Airflow 3 UI sends null).
+BLANK_FORM = {"units": None, "period": None, "crawl": True, "send": False, "dry_run": False}
 
 
 def week_key(d: datetime) -> str:
@@ -83,14 +87,20 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
             stack.start()
             timings.update(stack.timings)
 
-            # a) REST: JWT, unpause, trigger for the demo Friday, wait -----------------------------
+            # a) REST: JWT, unpause, trigger for the demo Friday with blank fields, wait ---------------
             t = time.monotonic()
             stack.wait_for_dag(DAG)
             timings["dag parsed"] = time.monotonic() - t
+            stack.wait_for_dag("pubwatch_crawl")           # with its early-warning task
+            dag = stack.api("GET", f"/api/v2/dags/{DAG}").json()
+            assert dag["timetable_summary"] == "每周提醒日 09:00 (北京时间)", dag
             stack.api("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": False})
+            bad = stack.api("POST", f"/api/v2/dags/{DAG}/dagRuns", ok=(400,),
+                            json={"logical_date": DEMO_FRIDAY.isoformat(), "conf": {**BLANK_FORM, "period": "上周"}})
+            assert "period" in bad.text or "上周" in bad.text, bad.text        # params are validated
             t = time.monotonic()
             created = stack.api("POST", f"/api/v2/dags/{DAG}/dagRuns",
-                                json={"logical_date": DEMO_FRIDAY.isoformat(), "conf": {}}).json()
+                                json={"logical_date": DEMO_FRIDAY.isoformat(), "conf": BLANK_FORM}).json()
             assert created["run_type"] == "manual" and created["state"] == "queued"
             manual_id = created["dag_run_id"]
             [manual] = stack.wait_for_runs(DAG, [manual_id], timeout=150)
@@ -100,31 +110,25 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
             crawl_s = sorted(t["duration"] for t in stack.api(
                 "GET", f"/api/v2/dags/{DAG}/dagRuns/{manual_id}/taskInstances", params={"limit": 100}
             ).json()["task_instances"] if t["task_id"] == "crawl_unit")
-            assert len(crawl_s) == 15                   # one mapped crawl task per demo unit
+            assert len(crawl_s) == 15                   # blank units = every demo unit, one mapped crawl each
             print(f"crawl_unit tasks: min {crawl_s[0]:.1f} s, median {crawl_s[7]:.1f} s, max {crawl_s[-1]:.1f} s")
 
-            # b) backfill: the three Fridays before the demo week ----------------------------------
-            # Dates are midnight UTC and the schedule is weekdays 01:00 UTC, so [Friday, Saturday]
-            # holds exactly that Friday's run. Only one backfill per DAG may run at a time.
+            # b) backfill: the four weeks before the demo week, in one command ------------------------
+            # Dates are midnight UTC: [Mon 10-19, Mon 11-16) holds the reminder days 10-23 … 11-13, each
+            # 09:00 +08:00 (01:00 UTC) — 4 runs, where the weekday cron made 20.
             t = time.monotonic()
-            backfill_ids: list[str] = []
-            for friday in BACKFILL_FRIDAYS:
-                day = friday.date()
-                stack.airflow("backfill", "create", "--dag-id", DAG, "--from-date", day.isoformat(),
-                              "--to-date", (day + timedelta(days=1)).isoformat(), "--max-active-runs", "1")
-                new = [r for r in stack.dag_runs(DAG) if r["run_type"] == "backfill"
-                       and r["dag_run_id"] not in backfill_ids]
-                assert len(new) == 1, new
-                assert datetime.fromisoformat(new[0]["logical_date"]) == friday
-                backfill_ids.append(new[0]["dag_run_id"])
-                tb = time.monotonic()
-                [done] = stack.wait_for_runs(DAG, [new[0]["dag_run_id"]], timeout=120)
-                assert done["state"] == "success", stack.failed_tasks(DAG, done["dag_run_id"])
-                stack.wait_for_backfill(DAG, timeout=60)
-                timings[f"backfill {day:%m-%d}"] = time.monotonic() - tb
-            timings["3 backfill runs"] = time.monotonic() - t
+            stack.airflow("backfill", "create", "--dag-id", DAG, "--from-date", "2026-10-19",
+                          "--to-date", "2026-11-16", "--max-active-runs", "1")
+            backfills = [r for r in stack.dag_runs(DAG) if r["run_type"] == "backfill"]
+            assert sorted(datetime.fromisoformat(r["logical_date"]) for r in backfills) == BACKFILL_FRIDAYS
+            backfill_ids = [r["dag_run_id"] for r in backfills]
+            done = stack.wait_for_runs(DAG, backfill_ids, timeout=480)
+            for run in done:
+                assert run["state"] == "success", stack.failed_tasks(DAG, run["dag_run_id"])
+            stack.wait_for_backfill(DAG, timeout=60)
+            timings["4 backfill runs"] = time.monotonic() - t
             runs = stack.dag_runs(DAG)
-            assert sorted(r["run_type"] for r in runs) == ["backfill"] * 3 + ["manual"]
+            assert sorted(r["run_type"] for r in runs) == ["backfill"] * 4 + ["manual"]
         finally:
             t = time.monotonic()
             stack.stop()
@@ -145,10 +149,11 @@ def test_rest_trigger_and_backfill_on_the_native_stack(databases, tmp_path):
         print(week_key(friday - timedelta(weeks=1)), json.dumps({f"{u}/{c}": s for (u, c), s in sorted(week.items())},
                                                                  ensure_ascii=False))
         assert week, f"no weekly evaluation for the week before {friday:%Y-%m-%d}"
-        assert week[("jyj", "portal")] == "met" and week[("gaj", "portal")] == "unknown"
-        assert week[("sjj", "portal")] == "unknown"
+        # W42 lies before what the manual run's crawl of 教育局's portal list covered: unknown, never missed
+        assert week[("jyj", "portal")] == ("unknown" if friday == BACKFILL_FRIDAYS[0] else "met")
+        assert week[("gaj", "portal")] == "unknown" and week[("sjj", "portal")] == "unknown"
         # czj stopped posting three weeks before the demo week (W44): missed from then on
-        assert week[("czj", "portal")] == ("met" if friday == BACKFILL_FRIDAYS[0] else "missed")
+        assert week[("czj", "portal")] == ("met" if friday in BACKFILL_FRIDAYS[:2] else "missed")
     sent = notices(track_url)
     assert sent, "the manual run writes outbox copies"
     assert {n["channel"] for n in sent} == {"outbox"}

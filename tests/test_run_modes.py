@@ -42,3 +42,14 @@ def test_historic_runs_do_not_crawl_and_evaluate_at_their_logical_time():
     assert glue.as_of(past_week).date().isoformat() == "2026-11-20"      # the Friday after that week
     live = ctx("scheduled", NOW - timedelta(minutes=1))
     assert not glue._historic(live) and glue.as_of(live) >= NOW
+
+
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_a_blank_period_is_the_runs_own_weeks(blank):
+    """The trigger form sends null for a blank field; the REST API may send "" — the same thing."""
+    logical = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+    manual = ctx("manual", logical, period=blank, units=None, crawl=False)
+    assert not glue._historic(manual)
+    assert glue.as_of(manual) == logical
+    assert glue.selected_units(manual["params"]) is None
+    assert glue.selected_units({"units": ["县教育局", " ", ""]}) == ["县教育局"]

@@ -231,7 +231,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     """Plan and deliver the week's notices. The outbox always gets a copy; real channels only if `send`.
     `attachments`: the closed week's circular files if already written (else they are written here)."""
     from .circular import build_period_report, write_period_files
-    from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_early_warnings, plan_unit_notices
+    from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_unit_notices
     from .notices.ledger import Ledger
     from .notices.render import render
 
@@ -243,12 +243,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     base_ctx = {"office": office, "generated_at": datetime.now(TZ), "deadline": wk["current"].end,
                 "period_label": None}
     channels = _channels(send, channel_configs)
-    month = Period.month_of(wk["as_of"])
-    open_v = [v for p in (current, month) for v in rt.store.verdicts(p.key) if v.unit_id in selected]
-    warnings = plan_early_warnings(registry, open_v, base_ctx=base_ctx,
-                                   period_labels={current.key: current.label, month.key: month.label})
-    result = deliver(Ledger(rt.store), warnings, channels, render=render, make_message=_make_message,
-                     run_id=run_id).as_dict()
+    result = _deliver_early_warnings(rt, wk, selected, base_ctx, channels, run_id)
     if not wk["notice_day"]:
         reason = (f"今天不是提醒日 (本周提醒日: {wk['reminder_day']})" if wk["reminder_day"]
                   else "本周没有工作日, 不发提醒")
@@ -281,6 +276,52 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
                      run_id=run_id).as_dict()
     return {k: result[k] + weekly[k] for k in result}
+
+
+def _deliver_early_warnings(rt: Runtime, wk: dict[str, Any], selected: set[str], base_ctx: dict[str, Any],
+                            channels: dict[str, Any], run_id: str | None) -> dict[str, list[str]]:
+    """The early warnings (monthly quota etc.) due as of `wk["as_of"]`, from the stored verdicts of the
+    open week and month; each goes out once per unit, period and rule (the ledger decides)."""
+    from .notices.dispatch import deliver, plan_early_warnings
+    from .notices.ledger import Ledger
+    from .notices.render import render
+
+    current = wk["current"]
+    month = Period.month_of(wk["as_of"])
+    open_v = [v for p in (current, month) for v in rt.store.verdicts(p.key) if v.unit_id in selected]
+    warnings = plan_early_warnings(rt.registry, open_v, base_ctx=base_ctx,
+                                   period_labels={current.key: current.label, month.key: month.label})
+    return deliver(Ledger(rt.store), warnings, channels, render=render, make_message=_make_message,
+                   run_id=run_id).as_dict()
+
+
+def evaluate_open(rt: Runtime, as_of: datetime, unit_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Evaluate the periods still open at `as_of` — the current week and month — from the stored posts
+    (the daily crawl DAG does this after each crawl, for the early warnings and the board)."""
+    wk = week_context(as_of, rt.calendar)
+    units = rt.registry.select(list(unit_ids) if unit_ids else None)
+    out: dict[str, Any] = {"as_of": wk["as_of"].isoformat()}
+    for name, period in (("current", wk["current"]), ("month", Period.month_of(wk["as_of"]))):
+        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
+                                   policies=rt.policies, calendar=rt.calendar)
+        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+    return out
+
+
+def notify_early_warnings(rt: Runtime, as_of: datetime, *, send: bool,
+                          channel_configs: dict[str, dict] | None = None, run_id: str | None = None,
+                          unit_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """The daily early warnings (the TRS 预警 model): on a working day, every warning due as of `as_of`
+    (outbox always, real channels only if `send`); on a day off nothing — they wait for the next
+    working day, as the office does. The weekly notices stay with `notify_week` on reminder day."""
+    wk = week_context(as_of, rt.calendar)
+    if not rt.calendar.is_workday(wk["as_of"].date()):
+        return {"sent": [], "already": [], "failed": [], "unconfirmed": [],
+                "skipped": [f"{wk['as_of']:%Y-%m-%d} 不是工作日, 预警留到下一个工作日发送"]}
+    selected = {u.id for u in rt.registry.select(list(unit_ids) if unit_ids else None)}
+    base_ctx = {"office": rt.registry.settings.get("office") or {}, "generated_at": datetime.now(TZ),
+                "deadline": wk["current"].end, "period_label": None}
+    return _deliver_early_warnings(rt, wk, selected, base_ctx, _channels(send, channel_configs), run_id)
 
 
 def unconfirmed_notices(rt: Runtime) -> list[dict[str, Any]]:
