@@ -238,14 +238,20 @@ def notify_for_run(context: dict, as_of: datetime, files: list[str] | None = Non
                                   unit_ids=selected_units(context["params"]), attachments=files)
     finally:
         rt.close()
-    for kind in ("sent", "previewed", "already", "failed", "skipped", "unconfirmed"):
-        for line in result[kind]:
-            log.info("%s: %s", kind, line)
-    _log_previews(result["previewed"])
-    log.info("通知: 新发送 %d, 仅预览(写入发件箱, 未发送) %d, 已处理过 %d, 失败 %d (下次运行重试), "
-             "结果不明 %d (待人工确认, 不自动重发)", len(result["sent"]), len(result["previewed"]),
-             len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
+    log_delivery(result, "通知")
     return {k: len(v) if isinstance(v, list) else v for k, v in result.items()}
+
+
+def log_delivery(result: dict[str, list[str]], title: str) -> None:
+    """Every delivery line of a notify step, the outbox previews' text, and one count line."""
+    for kind in ("sent", "previewed", "already", "failed", "skipped", "unconfirmed"):
+        for line in result.get(kind, []):
+            log.info("%s: %s", kind, line)
+    _log_previews(result.get("previewed", []))
+    log.info("%s: 新发送 %d, 仅预览(写入发件箱, 未发送) %d, 已处理过 %d, 失败 %d (下次运行重试), "
+             "结果不明 %d (待人工确认, 不自动重发)", title, len(result.get("sent", [])),
+             len(result.get("previewed", [])), len(result.get("already", [])), len(result.get("failed", [])),
+             len(result.get("unconfirmed", [])))
 
 
 def early_warnings_for_run(context: dict) -> dict:
@@ -268,12 +274,7 @@ def early_warnings_for_run(context: dict) -> dict:
                                             run_id=context["dag_run"].run_id)
     finally:
         rt.close()
-    for kind in ("sent", "already", "failed", "skipped", "unconfirmed"):
-        for line in result[kind]:
-            log.info("%s: %s", kind, line)
-    _log_previews(result["sent"])
-    log.info("预警: 新发送 %d, 已发过 %d, 失败 %d (下次运行重试), 结果不明 %d",
-             len(result["sent"]), len(result["already"]), len(result["failed"]), len(result["unconfirmed"]))
+    log_delivery(result, "预警")
     return {"evaluated": {k: evaluated[k] for k in ("current", "month")},
             **{k: len(v) for k, v in result.items()}}
 

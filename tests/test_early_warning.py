@@ -57,8 +57,8 @@ def test_the_daily_crawl_evaluates_the_open_periods_and_warns_on_working_days(de
     [quota] = [v for v in rt.store.verdicts("2026-11") if v.unit_id == "tjj" and v.rule == "monthly_quota"]
     assert quota.status is Status.AT_RISK                  # 统计局: portal only, 2 a week < 10 a month
     first = jobs.notify_early_warnings(rt, TUESDAY_0630, send=False, run_id="crawl-tue-0630")
-    assert "tjj/2026-11/warn:monthly_quota/outbox" in first["sent"]
-    assert not any("/reminder/" in s or "/overdue/" in s for s in first["sent"])   # weekly notices: reminder day
+    assert "tjj/2026-11/warn:monthly_quota/outbox" in first["previewed"]
+    assert not any("/reminder/" in s or "/overdue/" in s for s in first["sent"] + first["previewed"])   # weekly notices: reminder day
     evening = datetime(2026, 11, 24, 17, 30, tzinfo=TZ)
     jobs.evaluate_open(rt, evening)
     again = jobs.notify_early_warnings(rt, evening, send=False, run_id="crawl-tue-1730")
@@ -93,5 +93,5 @@ def test_the_crawl_task_follows_the_run_mode(demo_runtime, monkeypatch):
     run = SimpleNamespace(run_type="manual", logical_date=TUESDAY_0630, run_after=TUESDAY_0630, run_id="manual__t")
     out = glue.early_warnings_for_run({"params": {"send": False, "dry_run": False}, "dag_run": run,
                                        "logical_date": TUESDAY_0630})
-    assert out["sent"] >= 1 and out["evaluated"]["month"]["period"] == "2026-11"
+    assert out["previewed"] >= 1 and out["sent"] == 0 and out["evaluated"]["month"]["period"] == "2026-11"
     assert {n.channel for n in Ledger(rt.store).rows() if n.kind.startswith("warn:")} == {"outbox"}

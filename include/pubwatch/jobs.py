@@ -316,7 +316,7 @@ def notify_early_warnings(rt: Runtime, as_of: datetime, *, send: bool,
     working day, as the office does. The weekly notices stay with `notify_week` on reminder day."""
     wk = week_context(as_of, rt.calendar)
     if not rt.calendar.is_workday(wk["as_of"].date()):
-        return {"sent": [], "already": [], "failed": [], "unconfirmed": [],
+        return {"sent": [], "already": [], "failed": [], "unconfirmed": [], "previewed": [],
                 "skipped": [f"{wk['as_of']:%Y-%m-%d} 不是工作日, 预警留到下一个工作日发送"]}
     selected = {u.id for u in rt.registry.select(list(unit_ids) if unit_ids else None)}
     base_ctx = {"office": rt.registry.settings.get("office") or {}, "generated_at": datetime.now(TZ),

@@ -28,7 +28,6 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .. import config
 
 PROCESSES = ("dag-processor", "scheduler", "api-server")
 USER = "admin"
