@@ -27,6 +27,7 @@ if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi import Depends, FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, Response  # noqa: E402
+from fastapi.staticfiles import StaticFiles  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView  # noqa: E402
@@ -40,6 +41,7 @@ DEFAULT_WEEKS = 8
 MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 URL_TTL_SECONDS = 300
+STATIC_DIR = Path(__file__).resolve().parent / "pubwatch_static"
 
 # Kept as a module attribute so tests can override exactly this dependency.
 require_user = requires_access_view(AccessView.PLUGINS)
@@ -126,6 +128,28 @@ def _weeks(weeks: int, end: str | None):
     return board.recent_weeks(weeks, until)
 
 
+TREND_WEEKS = 26
+
+
+def _matrix_charts(registry, last_week) -> dict:
+    """The board's charts: 26 weeks of 达标率 per category up to the last week shown, and the
+    scores by category of the month and quarter that week begins in (to date)."""
+    from pubwatch import board, rules
+    from pubwatch.board_charts import category_trend, ranking_bars
+    from pubwatch.periods import Period
+
+    store = resources.store()
+    trend = category_trend(store, registry, board.recent_weeks(TREND_WEEKS, last_week.end))
+    try:
+        policies = rules.load_policies()
+    except rules.PolicyError as exc:     # the scores need the scoring table; the trend does not
+        log.error("看板无法读取评分规则: %s", exc)
+        return {"trend": trend, "rankings": []}
+    month = Period.month_of(last_week.start)          # the month and quarter of the last week shown
+    quarter = Period.quarter_of(last_week.start)
+    return {"trend": trend, "rankings": [ranking_bars(store, registry, policies, p) for p in (month, quarter)]}
+
+
 def _choice(value: str | None, allowed, name: str) -> str | None:
     """An optional filter value that must be one of `allowed` (400 naming the parameter otherwise)."""
     if value in (None, ""):
@@ -145,6 +169,8 @@ def _page(request: Request, template: str, status_code: int = 200, **context: An
 def create_app() -> FastAPI:
     app = FastAPI(title="政务公开监测看板", dependencies=[Depends(require_user)], docs_url=None,
                   redoc_url=None, openapi_url=None)
+    # ECharts from the plugin's own files: intranets have no CDN (a library file, no data: no login needed)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
@@ -183,20 +209,25 @@ def create_app() -> FastAPI:
         category = _choice(category, tuple(CATEGORIES), "category")
         sort = _choice(sort, tuple(board.SORTS), "sort") or "streak"
         registry = resources.registry()
-        view = board.matrix(resources.store(), registry, _weeks(weeks, end), channel=channel,
-                            category=category, sort=sort)
-        return _page(request, "matrix.j2", view=view, registry_errors=[e.skipped_line for e in registry.errors])
+        shown = _weeks(weeks, end)
+        view = board.matrix(resources.store(), registry, shown, channel=channel, category=category, sort=sort)
+        return _page(request, "matrix.j2", view=view, registry_errors=[e.skipped_line for e in registry.errors],
+                     charts=_matrix_charts(registry, shown[-1]))
 
     @app.get("/unit/{unit_id}", response_class=HTMLResponse)
     def unit_detail(request: Request, unit_id: str, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52),
                     end: str | None = None):
         from pubwatch import board
 
+        from pubwatch.board_charts import posting_calendar
+
+        shown = _weeks(weeks, end)
         try:
-            view = board.unit_page(resources.store(), resources.registry(), unit_id, _weeks(weeks, end))
+            view = board.unit_page(resources.store(), resources.registry(), unit_id, shown)
         except KeyError:
             raise HTTPException(status_code=404, detail=f"登记表中没有单位 {unit_id}") from None
-        return _page(request, "unit.j2", u=view)
+        unit = resources.registry().unit(unit_id)
+        return _page(request, "unit.j2", u=view, calendar=posting_calendar(resources.store(), unit, shown[-1].end))
 
     @app.get("/period/{key}", response_class=HTMLResponse)
     def period_page(request: Request, key: str):

@@ -402,3 +402,16 @@ def test_registry_mistakes_are_named_on_the_board(logged_in, tmp_path):
     broken = logged_in.get("/")
     assert broken.status_code == 503 and "单位登记表无法读取" in broken.text and "units.yaml:3:" in broken.text
     assert "Traceback" not in broken.text
+
+
+def test_charts_are_on_the_board_with_their_numbers(logged_in):
+    page = logged_in.get("/", params={"weeks": 4, "end": "2026-W47"})
+    assert page.status_code == 200
+    assert 'id="trend-chart"' in page.text and "各类单位每周更新达标率(近26周)" in page.text
+    assert "/static/echarts.min.js" in page.text and "得分排名(按类别)" in page.text
+    assert "<details><summary>数据表</summary>" in page.text            # every chart has its numbers
+    js = logged_in.get("/static/echarts.min.js")
+    assert js.status_code == 200 and "Apache" in js.text[:400] and len(js.content) > 500_000
+    unit = logged_in.get("/unit/czj", params={"weeks": 4, "end": "2026-W47"})
+    assert 'id="calendar-chart"' in unit.text and "发文日历(近一年, 两个渠道合计)" in unit.text
+    assert "最长连续未发文" in unit.text

@@ -6,6 +6,7 @@ then it fails. No browser is ever downloaded.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -57,7 +58,8 @@ def board_server(tmp_path_factory):
     try:
         weeks = seed(store, load_registry(registry_path), SCENARIO, today=datetime.now(TZ).date())
         closed = weeks[-2]                 # evaluated again after it ended, as the weekly run does
-        store.save_verdicts(store.verdicts(closed.key), as_of=closed.end_dt + timedelta(hours=9))
+        again = [dataclasses.replace(v, reason=f"{v.reason} (周一复评)") for v in store.verdicts(closed.key)]
+        store.save_verdicts(again, as_of=closed.end_dt + timedelta(hours=9))
     finally:
         store.close()
     env = {"PUBWATCH_DB_URL": db_url, "PUBWATCH_REGISTRY": str(registry_path), "PUBWATCH_VAR_DIR": str(base / "var")}
@@ -133,11 +135,18 @@ def test_supervisor_opens_board_from_navigation(board_server, tmp_path):
             assert frame.locator("td.unit").first.inner_text() == "县财政局"
             out = tmp_path / "board.png"
             page.screenshot(path=str(out), full_page=True)
+            # the charts render from the plugin's own ECharts file (no CDN): canvas drawn, numbers in tables
+            for chart, name in (("#trend-chart", "chart-trend.png"), ("#ranking-2-chart", "chart-ranking.png")):
+                frame.locator(f"{chart}[data-rendered='1'] canvas").first.wait_for(timeout=30_000)
+                frame.locator(chart).screenshot(path=str(tmp_path / name))
+            assert frame.locator("#trend + div + details table.data tbody tr").count() == 26
 
             frame.locator("td.unit a", has_text="县教育局").click()
             frame.locator("h1", has_text="县教育局").wait_for(timeout=30_000)
             assert frame.locator("td.title-cell a", has_text=XSS).count() >= 1      # shown as text
             assert frame.locator("table#attempts").count() == 1
+            frame.locator("#calendar-chart[data-rendered='1'] canvas").first.wait_for(timeout=30_000)
+            frame.locator("#calendar-chart").screenshot(path=str(tmp_path / "chart-calendar.png"))
             page.screenshot(path=str(tmp_path / "board-unit.png"), full_page=True)
             frame.locator("a", has_text="返回看板").click()
             frame.locator("table#matrix").wait_for(timeout=30_000)
@@ -153,5 +162,5 @@ def test_supervisor_opens_board_from_navigation(board_server, tmp_path):
     target = ROOT / "test-output"
     target.mkdir(exist_ok=True)
     shutil.copy(out, target / "board.png")
-    for name in ("board-unit.png", "board-period.png"):
+    for name in ("board-unit.png", "board-period.png", "chart-trend.png", "chart-ranking.png", "chart-calendar.png"):
         shutil.copy(tmp_path / name, target / name)

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from . import config
@@ -606,7 +607,10 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 def _finalize(value: Any) -> Any:
     """Every value printed on a board page: bidi override characters from crawled titles removed (a
     title must not visually reorder the page), before autoescaping."""
-    return _BIDI_CONTROLS.sub("", value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    cleaned = _BIDI_CONTROLS.sub("", value)
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned     # a macro's markup stays markup
 
 
 @lru_cache(maxsize=1)
