@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 from sqlalchemy import insert  # noqa: E402
 
 from pubwatch import board  # noqa: E402
-from pubwatch.models import CrawlAttempt  # noqa: E402
+from pubwatch.store.models import CrawlAttempt  # noqa: E402
 from pubwatch.notices.ledger import Ledger, NoticeKey  # noqa: E402
 from pubwatch.registry import parse_registry  # noqa: E402
 from pubwatch.store import Store, upgrade  # noqa: E402

@@ -187,7 +187,7 @@ def _seed_random_history(store: Store, units: list[Unit], rnd: random.Random) ->
             if suspicious:
                 from sqlalchemy import update
 
-                from pubwatch.models import Post
+                from pubwatch.store.models import Post
                 with store.Session.begin() as s:
                     s.execute(update(Post).where(Post.url.in_(suspicious)).values(date_suspicious=True))
 
@@ -240,7 +240,7 @@ def test_tail_falls_back_to_full_history_when_dedupe_hides_every_recent_post(sto
     store.upsert_posts(api, [twin_a], seen_at=at, attempt_id=None)
     from sqlalchemy import update
 
-    from pubwatch.models import Post
+    from pubwatch.store.models import Post
     with store.Session.begin() as s:
         s.execute(update(Post).where(Post.url == twin_a.url).values(date_suspicious=True))
     period = Period.parse("2026-W47")

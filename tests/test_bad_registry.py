@@ -12,7 +12,7 @@ import yaml
 
 from conftest import TEST_AS_OF
 from pubwatch import jobs
-from pubwatch.models import SourceRow
+from pubwatch.store.models import SourceRow
 from pubwatch.registry import default_registry_path
 
 GOOD = ("jyj", "wjw", "mzj")

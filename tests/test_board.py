@@ -376,7 +376,7 @@ def test_bidi_override_characters_in_crawled_titles_are_removed():
 def test_only_http_links_are_rendered_on_the_unit_page(seeded):
     """A post stored before URLs were cleaned (or by any other path) still never becomes a
     clickable javascript:/data: link (#19, defence in depth)."""
-    from pubwatch.models import Post
+    from pubwatch.store.models import Post
 
     store, registry, weeks = seeded
     day = datetime.combine(weeks[-1].start, datetime.min.time(), TZ).replace(hour=10)

@@ -173,9 +173,9 @@ def test_report_writes_files_that_open(demo_db, fmt, tmp_path):
 
 def test_report_refuses_a_week_not_evaluated_or_evaluated_before_it_ended(demo_db, tmp_path):
     """A circular stating that every unit met its duty for a week nobody checked must not exist (#16.6)."""
-    never = run("report", "--period", "2026-W30", "--out", str(tmp_path / "x.docx"), env=demo_db["env"])
+    never = run("report", "--period", "2024-W30", "--out", str(tmp_path / "x.docx"), env=demo_db["env"])
     assert never.returncode == 1 and "尚未评估" in never.stderr
-    assert "pubwatch evaluate --period 2026-W30" in never.stderr and not (tmp_path / "x.docx").exists()
+    assert "pubwatch evaluate --period 2024-W30" in never.stderr and not (tmp_path / "x.docx").exists()
     assert run("evaluate", "--period", "2027-W30", env=demo_db["env"]).returncode == 0   # evaluated today
     early = run("report", "--period", "2027-W30", "--out", str(tmp_path / "y.docx"), env=demo_db["env"])
     assert early.returncode == 1 and "本期结束之前" in early.stderr and "Traceback" not in early.stderr

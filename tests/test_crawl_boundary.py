@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pubwatch.crawl as crawl_mod
 from pubwatch.crawl import crawl_unit
-from pubwatch.models import CrawlAttempt, Post
+from pubwatch.store.models import CrawlAttempt, Post
 from pubwatch.registry import parse_registry
 from pubwatch.types import TZ, ListItem, Outcome, SourceResult
 

@@ -18,7 +18,7 @@ from httpfaults import FaultServer
 from pubwatch import crawl as crawl_mod
 from pubwatch.evaluate import evaluate_period
 from pubwatch.http import Fetcher, FetchSettings
-from pubwatch.models import Post
+from pubwatch.store.models import Post
 from pubwatch.periods import Period
 from pubwatch.registry import SourceConfig, Unit
 from pubwatch.types import PORTAL, TZ, Status

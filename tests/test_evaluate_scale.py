@@ -87,33 +87,22 @@ def test_a_dead_or_hung_worker_has_its_shard_redone_here(seeded, monkeypatch, ca
 
 
 def test_worker_count_defaults():
-    class FakeStore:
-        dialect = "sqlite"
-
-        class engine:  # noqa: N801 — stands in for Store.engine
-            url = sa.engine.make_url("sqlite:////tmp/x.db")
-
-    assert worker_count(60, FakeStore) == 1                        # a county: one process
-    assert worker_count(evaluate.PARALLEL_MIN_UNITS, FakeStore) >= 1
-    assert worker_count(5000, FakeStore, workers=3) == 3
-    assert worker_count(2, FakeStore, workers=8) == 2               # never more shards than units
-    FakeStore.engine.url = sa.engine.make_url("sqlite://")          # in-memory: workers cannot see it
-    assert worker_count(5000, FakeStore, workers=3) == 1
+    on_disk = Store("sqlite:////tmp/x.db")                          # never connects here
+    assert worker_count(60, on_disk) == 1                           # a county: one process
+    assert worker_count(evaluate.PARALLEL_MIN_UNITS, on_disk) >= 1
+    assert worker_count(5000, on_disk, workers=3) == 3
+    assert worker_count(2, on_disk, workers=8) == 2                 # never more shards than units
+    assert worker_count(5000, Store("sqlite://"), workers=3) == 1   # in-memory: workers cannot see it
 
 
 def test_env_sets_the_workers(monkeypatch):
-    class FakeStore:
-        dialect = "postgresql"
-
-        class engine:  # noqa: N801
-            url = sa.engine.make_url("postgresql+psycopg2://u@h/db")
-
+    pg = Store("postgresql+psycopg2://u@h/db")                      # never connects here
     monkeypatch.setenv("PUBWATCH_EVAL_WORKERS", "1")
-    assert worker_count(50_000, FakeStore) == 1
+    assert worker_count(50_000, pg) == 1
     monkeypatch.setenv("PUBWATCH_EVAL_WORKERS", "2")
-    assert worker_count(100, FakeStore) == 2
+    assert worker_count(100, pg) == 2
     monkeypatch.setenv("PUBWATCH_EVAL_WORKERS", "many")
-    assert worker_count(50_000, FakeStore) == 1
+    assert worker_count(50_000, pg) == 1
 
 
 def _runs(store: Store, period: str) -> list[tuple]:
@@ -200,7 +189,7 @@ def test_models_match_the_migrations(sqlite_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from pubwatch.models import Base
+    from pubwatch.store.models import Base
 
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as c:

@@ -18,7 +18,7 @@ from pubwatch import crawl as crawl_mod
 from pubwatch import evidence
 from pubwatch.evaluate import evaluate_period
 from pubwatch.http import Fetcher, FetchError, FetchSettings
-from pubwatch.models import CrawlAttempt, Notice, Post
+from pubwatch.store.models import CrawlAttempt, Notice, Post
 from pubwatch.periods import Period
 from pubwatch.registry import Registry, SourceConfig, Unit
 from pubwatch.sources.base import Source

@@ -36,7 +36,7 @@ from httpfaults import RIVERS_412, FaultServer, Reply, closed_port
 from pubwatch.crawl import crawl_unit
 from pubwatch.evaluate import evaluate_period
 from pubwatch.http import Fetcher, FetchSettings
-from pubwatch.models import CrawlAttempt, Post
+from pubwatch.store.models import CrawlAttempt, Post
 from pubwatch.periods import Period
 from pubwatch.registry import Registry, parse_registry
 from pubwatch.store import Store

@@ -290,7 +290,7 @@ def test_no_secret_in_logs_return_values_templates_or_errors(demo_env, demo_port
                 for row in Ledger(rt.store).rows():
                     captured.extend([row.last_error, row.receipt, row.recipients, row.subject])
                 with rt.store.Session() as s:
-                    from pubwatch.models import CrawlAttempt
+                    from pubwatch.store.models import CrawlAttempt
                     captured.extend(m for (m,) in s.query(CrawlAttempt.message))
                 # exception texts: a fetch of a URL carrying secrets, and a bad-password SMTP send
                 with Fetcher(FetchSettings(retries=0, timeout=1)) as f:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from pubwatch.models import Post
+from pubwatch.store.models import Post
 from pubwatch.notices.ledger import DEAD, FAILED, SENDING, SENT, Ledger, NoticeKey
 from pubwatch.registry import parse_registry
 from pubwatch.store import Store, upgrade
@@ -181,7 +181,7 @@ def test_a_new_post_keeps_what_the_source_said_about_its_date(store):
                   extra={"list_date": "2025-11-18T00:00:00+08:00", "article_date": T0.isoformat(),
                          "date_from": "article", "date_check": "out_of_order", "unrelated": "x"})
     assert store.upsert_posts(COLUMN, [it], seen_at=T0, attempt_id=None) == 1
-    from pubwatch.models import Post
+    from pubwatch.store.models import Post
 
     with store.Session() as s:
         post = s.query(Post).one()

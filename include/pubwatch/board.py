@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from markupsafe import Markup
-from sqlalchemy import func, select
 
 from . import config
 from .circular import rule_label
-from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
 from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
 from .notices.ledger import kind_label
 from .periods import Period
@@ -246,41 +244,23 @@ def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str |
     ids = [u.id for u in units]
     history = _history(weeks)
     shown = {w.key for w in weeks}
-    weekly: dict[tuple[str, str, str], Any] = {}
-    pending: set[tuple[str, str, str]] = set()
     points: dict[str, float] = defaultdict(float)
     scored: set[str] = set()
-    last_post: dict[tuple[str, str], datetime] = {}
     table = _score_table()
-    with store.Session() as s:
-        if ids:
-            in_weeks = (Evaluation.rule == WEEKLY, Evaluation.period.in_([w.key for w in history]),
-                        Evaluation.unit_id.in_(ids))
-            q = (select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.status,
-                        Evaluation.count, Evaluation.required, Evaluation.reason).where(*in_weeks))
-            for r in s.execute(q):
-                weekly[(r.unit_id, r.channel, r.period)] = r
-            # evidence is read only where it matters: an UNKNOWN row may be an open week ("pending")
-            q = (select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.evidence)
-                 .where(*in_weeks, Evaluation.status == Status.UNKNOWN.value))
-            for r in s.execute(q):
-                if (r.evidence or {}).get("pending"):
-                    pending.add((r.unit_id, r.channel, r.period))
-            q = (select(Evaluation.unit_id, Evaluation.rule, Evaluation.status, Evaluation.score)
-                 .where(Evaluation.period.in_(list(shown)), Evaluation.unit_id.in_(ids)))
-            for r in s.execute(q):
-                if r.score is not None:
-                    points[r.unit_id] += r.score
-                elif table is not None:
-                    points[r.unit_id] += table.points(r.rule, Status(r.status))
-                else:
-                    continue
-                scored.add(r.unit_id)
-            q = (select(Post.unit_id, Post.channel, func.max(Post.published_at))
-                 .where(Post.unit_id.in_(ids), Post.pinned.is_(False), Post.published_at.is_not(None))
-                 .group_by(Post.unit_id, Post.channel))
-            for uid, ch, newest in s.execute(q):
-                last_post[(uid, ch)] = newest
+    facts = store.board.matrix_facts(ids, rule=WEEKLY, periods=[w.key for w in history],
+                                     evidence_of=Status.UNKNOWN.value, score_periods=list(shown))
+    weekly = {(r.unit_id, r.channel, r.period): r for r in facts.cells}
+    # an UNKNOWN row may be an open week ("pending")
+    pending = {key for key, evidence in facts.evidence.items() if evidence.get("pending")}
+    for r in facts.scores:
+        if r.score is not None:
+            points[r.unit_id] += r.score
+        elif table is not None:
+            points[r.unit_id] += table.points(r.rule, Status(r.status))
+        else:
+            continue
+        scored.add(r.unit_id)
+    last_post = facts.newest_posts
     newest_first = history[::-1]
     rows = []
     for u in units:
@@ -429,30 +409,11 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
     mv = matrix(store, Registry([unit], [], registry.settings), weeks, today=today)
     start, end = weeks[0].start_dt, weeks[-1].end_dt
     source_names = {src.id: src.name for src in unit.sources}
-    with store.Session() as s:
-        src_rows = list(s.scalars(select(SourceRow).where(SourceRow.unit_id == unit.id)))
-        posts = list(s.execute(
-            select(Post.channel, Post.title, Post.url, Post.published_at, Post.first_seen_at, Post.source_id,
-                   Post.column_type, Post.date_suspicious)
-            .where(Post.unit_id == unit.id,
-                   ((Post.published_at >= start) & (Post.published_at < end))
-                   | (Post.published_at.is_(None) & (Post.first_seen_at >= start) & (Post.first_seen_at < end)))
-            .order_by(func.coalesce(Post.published_at, Post.first_seen_at).desc(), Post.id.desc())
-            .limit(LIST_LIMIT * 2 + 1)))
-        attempts = list(s.execute(
-            select(CrawlAttempt.started_at, CrawlAttempt.channel, CrawlAttempt.source_id, CrawlAttempt.outcome,
-                   CrawlAttempt.http_status, CrawlAttempt.message, CrawlAttempt.items_found,
-                   CrawlAttempt.items_new)
-            .where(CrawlAttempt.unit_id == unit.id, CrawlAttempt.started_at >= start,
-                   CrawlAttempt.started_at < end)
-            .order_by(CrawlAttempt.started_at.desc(), CrawlAttempt.id.desc()).limit(LIST_LIMIT + 1)))
-        notices = list(s.scalars(select(Notice).where(Notice.unit_id == unit.id)
-                                 .order_by(Notice.updated_at.desc(), Notice.id.desc()).limit(LIST_LIMIT)))
-        evals = list(s.execute(
-            select(Evaluation.period, Evaluation.channel, Evaluation.rule, Evaluation.status, Evaluation.count,
-                   Evaluation.required, Evaluation.reason, Evaluation.deadline)
-            .where(Evaluation.unit_id == unit.id,
-                   Evaluation.period.in_([w.key for w in weeks] + _other_periods(weeks)))))
+    periods = [w.key for w in weeks] + _other_periods(weeks)
+    facts = store.board.unit_facts(unit.id, start=start, end=end, periods=periods, post_limit=LIST_LIMIT * 2 + 1,
+                                   attempt_limit=LIST_LIMIT + 1, notice_limit=LIST_LIMIT)
+    src_rows, posts, attempts, notices, evals = (facts.sources, facts.posts, facts.attempts, facts.notices,
+                                                 facts.evaluations)
     by_channel: dict[str, list[PostLine]] = {ch: [] for ch in unit.channels}
     for p in posts[:LIST_LIMIT * 2]:
         late = None
@@ -463,7 +424,7 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
             p.channel, p.title, p.url, local(p.published_at), local(p.first_seen_at),
             source_names.get(p.source_id, COLUMN_TYPES.get(p.column_type, p.column_type)),
             p.date_suspicious, late))
-    period_rank = {k: i for i, k in enumerate([w.key for w in weeks] + _other_periods(weeks))}
+    period_rank = {k: i for i, k in enumerate(periods)}
     evaluations = [EvaluationLine(e.period, CHANNEL_LABELS.get(e.channel, "整体"), rule_label(e.rule), e.status,
                                   status_label(e.status), STATUS_CSS[Status(e.status)], e.count, e.required,
                                   e.reason or "", e.deadline)
@@ -569,13 +530,7 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
 
 def _newest_posts(store: Store, unit_ids: list[str], before: datetime) -> dict[tuple[str, str], datetime]:
     """Newest stated publication time per (unit, channel) before `before` — one grouped query."""
-    if not unit_ids:
-        return {}
-    with store.Session() as s:
-        q = (select(Post.unit_id, Post.channel, func.max(Post.published_at))
-             .where(Post.unit_id.in_(unit_ids), Post.pinned.is_(False), Post.published_at < before)
-             .group_by(Post.unit_id, Post.channel))
-        return {(uid, ch): newest for uid, ch, newest in s.execute(q)}
+    return store.board.newest_posts(unit_ids, before)
 
 
 # ------------------------------------------------------------------------------------ rendering

@@ -149,8 +149,7 @@ def worker_count(units: int, store: Store, workers: int | None = None) -> int:
             workers = 1
     if workers <= 1 or units < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    database = store.engine.url.database or ""
-    if store.dialect == "sqlite" and (database in ("", ":memory:") or database.startswith("file::memory:")):
+    if store.in_memory:
         return 1
     return min(workers, units)
 
@@ -163,7 +162,7 @@ def _sharded(store: Store, writer: VerdictWriter, units: list[Unit], period: Per
     rest = units[mine:]
     size = -(-len(rest) // (n - 1))
     shards = [units[:mine]] + [rest[i:i + size] for i in range(0, len(rest), size)]
-    url = store.engine.url.render_as_string(hide_password=False)
+    url = store.url
     ctx = multiprocessing.get_context("fork")
     workers = [_Worker(ctx, url, shard, period, as_of, policies, calendar) for shard in shards[1:]]
     verdicts, rows = evaluate_shard(store, shards[0], period, as_of=as_of, policies=policies, calendar=calendar)

@@ -38,12 +38,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import and_, func, or_, select
-
-from .models import CrawlAttempt, Notice, Post
 from .periods import Period
 from .registry import Registry, SourceConfig, Unit
-from .store import Store
+from .store import PostRecord, Store
 from .types import PORTAL, TZ, Outcome
 
 log = logging.getLogger(__name__)
@@ -145,111 +142,99 @@ def after_crawl(store: Store, source_cfg: SourceConfig, attempt_id: int, seen_at
         # WeChat publish times are set by WeChat's servers (a unit cannot back-date them), and a
         # bridge catching up after an outage lists days of posts at once: neither check applies.
         return {"new": 0, "backdated": 0, "burst": False}
-    with store.Session.begin() as s:
-        if _latest_ok_before(s, source_cfg, attempt_id, seen_at, verified_only=False) is None:
-            return {"new": 0, "backdated": 0, "burst": False, "first_crawl": True}
-        new_posts = list(s.scalars(select(Post).where(
-            Post.unit_id == source_cfg.unit_id, Post.source_id == source_cfg.id,
-            Post.first_seen_attempt_id == attempt_id, Post.pinned.is_(False)).order_by(Post.id)))
-        if not new_posts:
-            return {"new": 0, "backdated": 0, "burst": False}
-        genuine = [p for p in new_posts if not _known_under_other_url(s, p)]
-        if _is_relisting(s, source_cfg, seen_at, len(genuine), settings):
-            log.warning("%s: %d 篇新文章占本次列表的大部分, 疑似网站改版/网址变更, 不做日期和突击更新判断",
-                        source_cfg.id, len(genuine))
-            return {"new": len(new_posts), "backdated": 0, "burst": False, "relisted": True}
-        flagged = _flag_backdated(s, source_cfg, attempt_id, seen_at, genuine, settings)
-        burst = _record_burst(s, source_cfg, attempt_id, seen_at, genuine, settings)
+    q = store.evidence
+    if _latest_ok_before(store, source_cfg, attempt_id, seen_at, verified_only=False) is None:
+        return {"new": 0, "backdated": 0, "burst": False, "first_crawl": True}
+    new_posts = q.posts_first_seen_by(source_cfg.unit_id, source_cfg.id, attempt_id)
+    if not new_posts:
+        return {"new": 0, "backdated": 0, "burst": False}
+    genuine = [p for p in new_posts if not _known_under_other_url(store, p)]
+    if _is_relisting(store, source_cfg, seen_at, len(genuine), settings):
+        log.warning("%s: %d 篇新文章占本次列表的大部分, 疑似网站改版/网址变更, 不做日期和突击更新判断",
+                    source_cfg.id, len(genuine))
+        return {"new": len(new_posts), "backdated": 0, "burst": False, "relisted": True}
+    before = {p.id: (p.date_suspicious, p.evidence) for p in genuine}
+    flagged = _flag_backdated(store, source_cfg, attempt_id, seen_at, genuine, settings)
+    burst = _record_burst(store, source_cfg, attempt_id, seen_at, genuine, settings)
+    changed = [p for p in genuine if (p.date_suspicious, p.evidence) != before[p.id]]
+    if changed:
+        q.save_findings(changed)
     return {"new": len(new_posts), "backdated": flagged, "burst": burst is not None}
 
 
-def _known_under_other_url(s, post: Post) -> bool:
+def _known_under_other_url(store: Store, post: PostRecord) -> bool:
     """The same title and stated day already stored for the unit: the site changed its URLs."""
     if post.published_at is None:
         return False
     day = post.published_at.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    return s.scalar(select(func.count()).select_from(Post).where(
-        Post.unit_id == post.unit_id, Post.channel == post.channel, Post.id != post.id,
-        Post.title == post.title, Post.first_seen_at < post.first_seen_at,
-        Post.published_at >= day, Post.published_at < day + timedelta(days=1))) > 0
+    return store.evidence.seen_before_under_other_url(post, day_start=day, day_end=day + timedelta(days=1))
 
 
-def _is_relisting(s, cfg: SourceConfig, seen_at: datetime, n_new: int, settings: EvidenceSettings) -> bool:
+def _is_relisting(store: Store, cfg: SourceConfig, seen_at: datetime, n_new: int, settings: EvidenceSettings) -> bool:
     if n_new < max(settings.relist_min_posts, 1):
         return False
-    listed_now = s.scalar(select(func.count()).select_from(Post).where(
-        Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.last_seen_at == seen_at,
-        Post.pinned.is_(False))) or 0
+    listed_now = store.evidence.listed_at(cfg.unit_id, cfg.id, seen_at)
     return n_new >= settings.relist_share * max(listed_now, 1)
 
 
-def _previous_ok_attempts(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime,
-                          settings: EvidenceSettings) -> list[CrawlAttempt]:
-    """OK crawl attempts of the source before this one that returned items, newest first."""
-    return list(s.scalars(select(CrawlAttempt).where(
-        CrawlAttempt.source_id == cfg.id, CrawlAttempt.kind == "crawl", CrawlAttempt.id != attempt_id,
-        CrawlAttempt.outcome == Outcome.OK.value, CrawlAttempt.items_found > 0,
-        CrawlAttempt.started_at < seen_at,
-        CrawlAttempt.started_at >= seen_at - timedelta(days=settings.backdate_lookback_days))
-        .order_by(CrawlAttempt.started_at.desc(), CrawlAttempt.id.desc())))
+def _previous_ok_attempts(store: Store, cfg: SourceConfig, attempt_id: int, seen_at: datetime,
+                          settings: EvidenceSettings) -> list[tuple[int, datetime]]:
+    """(id, started_at) of the OK crawl attempts of the source before this one that returned items,
+    newest first."""
+    return store.evidence.crawls_with_items(
+        cfg.id, outcome=Outcome.OK.value, since=seen_at - timedelta(days=settings.backdate_lookback_days),
+        before=seen_at, excluding=attempt_id)
 
 
-def _oldest_listed(s, cfg: SourceConfig, at: datetime) -> datetime | None:
-    """The oldest stated date among the posts the crawl at `at` saw (first seen ≤ at ≤ last seen)."""
-    return s.scalar(select(func.min(Post.published_at)).where(
-        Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.pinned.is_(False),
-        Post.published_at.is_not(None),
-        Post.first_seen_at <= at, Post.last_seen_at >= at))
-
-
-def _flag_backdated(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, posts: list[Post],
+def _flag_backdated(store: Store, cfg: SourceConfig, attempt_id: int, seen_at: datetime, posts: list[PostRecord],
                     settings: EvidenceSettings) -> int:
+    """Flag (on the records; the caller saves them) the posts stated before a previous OK crawl that
+    would have listed them. Returns how many."""
     dated = [p for p in posts if p.published_at is not None]
     if not dated:
         return 0
-    previous = _previous_ok_attempts(s, cfg, attempt_id, seen_at, settings)
+    previous = _previous_ok_attempts(store, cfg, attempt_id, seen_at, settings)
     coverage: dict[int, datetime | None] = {}
     grace = timedelta(hours=settings.backdate_grace_hours)
     flagged = 0
     for post in dated:
         stated = post.published_at
-        for att in previous:                       # newest first: the strongest comparison
-            if att.id not in coverage:
-                coverage[att.id] = _oldest_listed(s, cfg, att.started_at)
-            oldest = coverage[att.id]
+        for att_id, att_started in previous:       # newest first: the strongest comparison
+            if att_id not in coverage:
+                coverage[att_id] = store.evidence.oldest_listed(cfg.unit_id, cfg.id, att_started)
+            oldest = coverage[att_id]
             if oldest is None or stated < oldest:
                 continue                           # that crawl's list did not reach back this far
             effective = _effective_stated(stated)
-            if effective < att.started_at - grace:
-                hours = (att.started_at - effective).total_seconds() / 3600
+            if effective < att_started - grace:
+                hours = (att_started - effective).total_seconds() / 3600
                 post.date_suspicious = True
                 post.evidence = {**(post.evidence or {}), "kind": BACKDATED, "stated": _iso(stated),
-                                 "first_seen": _iso(post.first_seen_at), "previous_ok_crawl": _iso(att.started_at),
-                                 "previous_ok_attempt_id": att.id, "first_seen_attempt_id": attempt_id,
+                                 "first_seen": _iso(post.first_seen_at), "previous_ok_crawl": _iso(att_started),
+                                 "previous_ok_attempt_id": att_id, "first_seen_attempt_id": attempt_id,
                                  "hours_early": round(hours, 1), "grace_hours": settings.backdate_grace_hours}
                 flagged += 1
             break
     return flagged
 
 
-def _record_burst(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, posts: list[Post],
+def _record_burst(store: Store, cfg: SourceConfig, attempt_id: int, seen_at: datetime, posts: list[PostRecord],
                   settings: EvidenceSettings) -> dict[str, Any] | None:
+    """A burst, recorded on the posts' evidence (the caller saves them), or None."""
     if len(posts) < max(settings.burst_min_posts, 1):
         return None
-    previous_ok = _latest_ok_before(s, cfg, attempt_id, seen_at, verified_only=True)
+    previous_ok = _latest_ok_before(store, cfg, attempt_id, seen_at, verified_only=True)
     if previous_ok is None or seen_at - previous_ok > timedelta(hours=settings.burst_window_hours):
         return None    # our own outage may have let honest posts pile up: not the unit's burst
-    last_new = _last_new_post_before(s, cfg, attempt_id, seen_at)
+    last_new = _last_new_post_before(store, cfg, attempt_id, seen_at)
     if last_new is None:
         return None                                # never crawled before: nothing to compare with
     quiet_days = (seen_at - last_new).total_seconds() / 86400
     if quiet_days < settings.burst_quiet_days:
         return None
-    notice = s.scalars(select(Notice).where(
-        Notice.unit_id == cfg.unit_id, Notice.kind == "overdue", Notice.status == "sent",
-        Notice.sent_at.is_not(None), Notice.sent_at <= seen_at,
-        Notice.sent_at >= seen_at - timedelta(days=settings.notice_lookback_days))
-        .order_by(Notice.sent_at.desc(), Notice.id.desc()).limit(1)).first()
+    notice = store.evidence.latest_notice_sent(cfg.unit_id, "overdue", status="sent",
+                                               since=seen_at - timedelta(days=settings.notice_lookback_days),
+                                               until=seen_at)
     burst = {"attempt_id": attempt_id, "source_id": cfg.id, "first_seen": _iso(seen_at), "posts": len(posts),
              "quiet_days": round(quiet_days, 1), "last_new_before": _iso(last_new),
              "after_notice": ({"period": notice.period, "sent_at": _iso(notice.sent_at), "notice_id": notice.id}
@@ -259,32 +244,27 @@ def _record_burst(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, post
     return burst
 
 
-def _latest_ok_before(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime, *,
+def _latest_ok_before(store: Store, cfg: SourceConfig, attempt_id: int, seen_at: datetime, *,
                       verified_only: bool) -> datetime | None:
     """Start of the newest earlier crawl of the source that was OK (or, with verified_only, OK or
     not-modified: both prove nothing new was listed then)."""
     outcomes = [Outcome.OK.value] + ([Outcome.NOT_MODIFIED.value] if verified_only else [])
-    return s.scalar(select(func.max(CrawlAttempt.started_at)).where(
-        CrawlAttempt.source_id == cfg.id, CrawlAttempt.kind == "crawl", CrawlAttempt.id != attempt_id,
-        CrawlAttempt.outcome.in_(outcomes), CrawlAttempt.started_at < seen_at))
+    return store.evidence.latest_crawl_before(cfg.id, outcomes=outcomes, before=seen_at, excluding=attempt_id)
 
 
-def _last_new_post_before(s, cfg: SourceConfig, attempt_id: int, seen_at: datetime) -> datetime | None:
+def _last_new_post_before(store: Store, cfg: SourceConfig, attempt_id: int, seen_at: datetime) -> datetime | None:
     """When the source last showed a new post before this attempt.
 
     Posts found by the source's first crawl say nothing about when they appeared, so for them the
     stated date is used; a source that had no posts at all counts as quiet since its first OK crawl."""
-    first_ok = s.scalar(select(func.min(CrawlAttempt.started_at)).where(
-        CrawlAttempt.source_id == cfg.id, CrawlAttempt.kind == "crawl", CrawlAttempt.id != attempt_id,
-        CrawlAttempt.outcome == Outcome.OK.value, CrawlAttempt.started_at < seen_at))
+    q = store.evidence
+    first_ok = q.first_crawl_before(cfg.id, outcome=Outcome.OK.value, before=seen_at, excluding=attempt_id)
     if first_ok is None:
         return None
-    mine = and_(Post.unit_id == cfg.unit_id, Post.source_id == cfg.id, Post.pinned.is_(False),
-                or_(Post.first_seen_attempt_id.is_(None), Post.first_seen_attempt_id != attempt_id))
-    later = s.scalar(select(func.max(Post.first_seen_at)).where(mine, Post.first_seen_at > first_ok))
+    later = q.newest_first_seen(cfg.unit_id, cfg.id, after=first_ok, excluding_attempt=attempt_id)
     if later is not None:
         return later
-    stated = s.scalar(select(func.max(Post.published_at)).where(mine, Post.first_seen_at <= first_ok))
+    stated = q.newest_stated(cfg.unit_id, cfg.id, seen_until=first_ok, excluding_attempt=attempt_id)
     return min(stated, first_ok) if stated is not None else first_ok
 
 
@@ -295,16 +275,11 @@ def findings(store: Store, unit_ids: Sequence[str], start: datetime, end: dateti
     Returns raw findings (no unit names): {"unit_id", "kind", "source_id", "evidence", ...}, oldest first."""
     if not unit_ids:
         return []
-    with store.Session() as s:
-        rows = list(s.scalars(select(Post).where(
-            Post.unit_id.in_(list(unit_ids)),
-            or_(and_(Post.first_seen_at >= start, Post.first_seen_at < end),
-                and_(Post.date_suspicious.is_(True), Post.published_at >= start, Post.published_at < end)))
-            .order_by(Post.first_seen_at, Post.id)))
+    rows = store.evidence.posts_for_findings(unit_ids, start, end)
     out: list[dict[str, Any]] = []
     bursts: dict[tuple[str, int], dict[str, Any]] = {}
     for p in rows:
-        ev = dict(p.evidence or {})
+        ev = p.evidence
         if p.date_suspicious:
             out.append({"unit_id": p.unit_id, "kind": KIND_DATE, "source_id": p.source_id,
                         "title": p.title, "url": p.url, "stated": _iso(p.published_at),
@@ -345,12 +320,9 @@ def probe_unit(store: Store, unit: Unit, fetcher: Any, now: datetime | None = No
             log.exception("probe of %s crashed", cfg.id)
             outcome, message = Outcome.SOURCE_ERROR, f"探测程序内部错误(请联系管理员): {type(exc).__name__}: {exc}"
             status, elapsed = None, 0.0
-        with store.Session.begin() as s:
-            att = CrawlAttempt(source_id=cfg.id, unit_id=cfg.unit_id, channel=cfg.channel, run_id=run_id,
-                               kind="probe", started_at=started, finished_at=started + timedelta(seconds=elapsed),
-                               outcome=outcome.value, http_status=status, message=message[:4000],
-                               elapsed_ms=int(elapsed * 1000), requests=1)
-            s.add(att)
+        store.record_probe(cfg, started_at=started, finished_at=started + timedelta(seconds=elapsed),
+                           outcome=outcome.value, http_status=status, message=message,
+                           elapsed_ms=int(elapsed * 1000), run_id=run_id)
         out.append({"source_id": cfg.id, "outcome": outcome.value, "http_status": status,
                     "elapsed_ms": int(elapsed * 1000), "message": message})
     return out
@@ -395,22 +367,18 @@ def availability(store: Store, unit_ids: Sequence[str], period: Period | str,
     out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     if not unit_ids:
         return {}
-    with store.Session() as s:
-        q = (select(CrawlAttempt.unit_id, CrawlAttempt.source_id, CrawlAttempt.kind, CrawlAttempt.outcome,
-                    CrawlAttempt.http_status, CrawlAttempt.started_at)
-             .where(CrawlAttempt.unit_id.in_(list(unit_ids)), CrawlAttempt.channel == PORTAL,
-                    CrawlAttempt.started_at >= period.start_dt, CrawlAttempt.started_at < period.end_dt))
-        for r in s.execute(q):
-            cls = classify_attempt(r.outcome, r.http_status)
-            if cls is None:
-                continue
-            st = out[r.unit_id].setdefault(r.source_id, {"probes": 0, "failures": 0, "blocked": 0,
-                                                         "probe_attempts": 0, "crawl_attempts": 0, "_days": set()})
-            st["probes"] += 1
-            st["failures"] += cls == "failure"
-            st["blocked"] += cls == "blocked"
-            st["probe_attempts" if r.kind == "probe" else "crawl_attempts"] += 1
-            st["_days"].add(r.started_at.astimezone(TZ).date())
+    for uid, sid, kind, outcome, http_status, started_at in store.evidence.attempts_of_channel(
+            unit_ids, PORTAL, period.start_dt, period.end_dt):
+        cls = classify_attempt(outcome, http_status)
+        if cls is None:
+            continue
+        st = out[uid].setdefault(sid, {"probes": 0, "failures": 0, "blocked": 0,
+                                       "probe_attempts": 0, "crawl_attempts": 0, "_days": set()})
+        st["probes"] += 1
+        st["failures"] += cls == "failure"
+        st["blocked"] += cls == "blocked"
+        st["probe_attempts" if kind == "probe" else "crawl_attempts"] += 1
+        st["_days"].add(started_at.astimezone(TZ).date())
     for by_source in out.values():
         for st in by_source.values():
             st["days"] = len(st.pop("_days"))

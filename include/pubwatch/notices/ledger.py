@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import and_, or_, select, update
-
-from ..models import Notice
-from ..store import Store, _insert_ignore, utcnow
+from ..store import Notice, Store, utcnow
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 AMBIGUOUS = "ambiguous"          # may have been delivered: a person decides (confirm / resend)
@@ -40,48 +37,41 @@ class NoticeKey:
 
 
 class Ledger:
+    """The notice state machine over the store's notice queries (`store.notices`)."""
+
     def __init__(self, store: Store):
         self.store = store
 
     def ensure(self, key: NoticeKey, *, recipients: str, subject: str, run_id: str | None) -> Notice:
         """Create the ledger row if it does not exist; return the row (new or existing)."""
         now = utcnow()
-        row = dict(unit_id=key.unit_id, period=key.period, kind=key.kind, channel=key.channel,
-                   status=PENDING, recipients=recipients, subject=subject[:1000], attempts=0,
-                   last_error="", receipt="", run_id=run_id, created_at=now, updated_at=now, sent_at=None)
-        with self.store.Session.begin() as s:
-            s.execute(_insert_ignore(self.store.dialect, Notice.__table__), [row])
-            return s.scalars(select(Notice).where(Notice.unit_id == key.unit_id, Notice.period == key.period,
-                                                  Notice.kind == key.kind, Notice.channel == key.channel)).one()
+        return self.store.notices.ensure(dict(
+            unit_id=key.unit_id, period=key.period, kind=key.kind, channel=key.channel, status=PENDING,
+            recipients=recipients, subject=subject[:1000], attempts=0, last_error="", receipt="", run_id=run_id,
+            created_at=now, updated_at=now, sent_at=None))
 
     def claim(self, notice_id: int) -> bool:
         """pending|failed → sending. True only for the one caller that wins the row."""
-        with self.store.Session.begin() as s:
-            res = s.execute(update(Notice)
-                            .where(Notice.id == notice_id, Notice.status.in_([PENDING, FAILED]),
-                                   Notice.attempts < MAX_ATTEMPTS)
-                            .values(status=SENDING, attempts=Notice.attempts + 1, updated_at=utcnow()))
-            return res.rowcount == 1
+        return self.store.notices.claim(notice_id, from_statuses=(PENDING, FAILED), to_status=SENDING,
+                                        max_attempts=MAX_ATTEMPTS, now=utcnow())
 
     def mark_sent(self, notice_id: int, receipt: str, *, preview: bool = False) -> None:
         """Delivered — or, for the outbox (`preview`), written for a person to read: never called sent."""
         now = utcnow()
-        with self.store.Session.begin() as s:
-            s.execute(update(Notice).where(Notice.id == notice_id)
-                      .values(status=PREVIEW if preview else SENT, receipt=receipt[:1000], last_error="",
-                              sent_at=None if preview else now, updated_at=now))
+        self.store.notices.set(notice_id, status=PREVIEW if preview else SENT, receipt=receipt[:1000], last_error="",
+                               sent_at=None if preview else now, updated_at=now)
 
     def mark_failed(self, notice_id: int, error: str, *, retryable: bool, ambiguous: bool = False) -> None:
         """A failed send: retried later (`retryable`), never again (dead), or — when the message
         may have reached its recipients (`ambiguous`) — left for a person to confirm or resend."""
-        with self.store.Session.begin() as s:
-            row = s.get(Notice, notice_id)
-            row.last_error = error[:2000]
-            row.updated_at = utcnow()
-            if ambiguous:
-                row.status = AMBIGUOUS
-            else:
-                row.status = FAILED if retryable and row.attempts < MAX_ATTEMPTS else DEAD
+        values = dict(last_error=error[:2000], updated_at=utcnow())
+        if ambiguous:
+            self.store.notices.set(notice_id, status=AMBIGUOUS, **values)
+        elif retryable:
+            self.store.notices.set_failed(notice_id, status=FAILED, exhausted_status=DEAD, max_attempts=MAX_ATTEMPTS,
+                                          **values)
+        else:
+            self.store.notices.set(notice_id, status=DEAD, **values)
 
     def confirm(self, notice_id: int, note: str = "") -> Notice:
         """A person checked that an unconfirmed notice arrived: it counts as sent."""
@@ -93,54 +83,36 @@ class Ledger:
 
     def _decide(self, notice_id: int, status: str, why: str) -> Notice:
         now = utcnow()
-        with self.store.Session.begin() as s:
-            row = s.get(Notice, notice_id)
-            if row is None:
-                raise KeyError(f"没有编号为 {notice_id} 的通知")
-            stuck = row.status == SENDING and _aware(row.updated_at) < now - STUCK_AFTER
-            allowed = {AMBIGUOUS, DEAD} if status == FAILED else {AMBIGUOUS}
-            if row.status not in allowed and not stuck:
-                raise ValueError(f"通知 {notice_id} 的状态是「{STATUS_LABELS.get(row.status, row.status)}」, "
-                                 f"无需人工处理")
-            row.status = status
-            row.updated_at = now
-            if status == SENT:
-                row.sent_at = now
-                row.receipt = (f"{why}; {row.receipt}" if row.receipt else why)[:1000]
-            else:
-                row.attempts = 0
-                row.last_error = (f"{why}; {row.last_error}" if row.last_error else why)[:2000]
-            s.flush()
-            s.expunge(row)
-            return row
+        row = self.store.notices.get(notice_id)
+        if row is None:
+            raise KeyError(f"没有编号为 {notice_id} 的通知")
+        stuck = row.status == SENDING and _aware(row.updated_at) < now - STUCK_AFTER
+        allowed = {AMBIGUOUS, DEAD} if status == FAILED else {AMBIGUOUS}
+        if row.status not in allowed and not stuck:
+            raise ValueError(f"通知 {notice_id} 的状态是「{STATUS_LABELS.get(row.status, row.status)}」, "
+                             f"无需人工处理")
+        values: dict = dict(status=status, updated_at=now)
+        if status == SENT:
+            values.update(sent_at=now, receipt=(f"{why}; {row.receipt}" if row.receipt else why)[:1000])
+        else:
+            values.update(attempts=0, last_error=(f"{why}; {row.last_error}" if row.last_error else why)[:2000])
+        decided = self.store.notices.set_if_unchanged(notice_id, row, **values)
+        if decided is None:
+            raise ValueError(f"通知 {notice_id} 的状态刚被其他操作改变, 请查看后重试")
+        return decided
 
     def retryable(self, periods: Sequence[str] | None = None) -> list[Notice]:
         """Failed sends that the next run retries (a failed send is retried later)."""
-        with self.store.Session() as s:
-            q = select(Notice).where(Notice.status.in_([PENDING, FAILED]), Notice.attempts < MAX_ATTEMPTS)
-            if periods:
-                q = q.where(Notice.period.in_(list(periods)))
-            return list(s.scalars(q.order_by(Notice.id)))
+        return self.store.notices.with_status((PENDING, FAILED), max_attempts=MAX_ATTEMPTS, periods=periods)
 
     def unconfirmed(self, older_than: timedelta = STUCK_AFTER, periods: Sequence[str] | None = None) -> list[Notice]:
         """Notices that may or may not have arrived — ambiguous sends, and rows left in `sending` by a
         crash: listed for the supervisors, never resent by themselves."""
-        cutoff = utcnow() - older_than
-        with self.store.Session() as s:
-            q = select(Notice).where(or_(Notice.status == AMBIGUOUS,
-                                         and_(Notice.status == SENDING, Notice.updated_at < cutoff)))
-            if periods:
-                q = q.where(Notice.period.in_(list(periods)))
-            return list(s.scalars(q.order_by(Notice.period, Notice.unit_id, Notice.kind, Notice.channel)))
+        return self.store.notices.unconfirmed(status=AMBIGUOUS, or_status=SENDING,
+                                              updated_before=utcnow() - older_than, periods=periods)
 
     def rows(self, *, period: str | None = None, unit_id: str | None = None) -> list[Notice]:
-        with self.store.Session() as s:
-            q = select(Notice)
-            if period:
-                q = q.where(Notice.period == period)
-            if unit_id:
-                q = q.where(Notice.unit_id == unit_id)
-            return list(s.scalars(q.order_by(Notice.period.desc(), Notice.unit_id, Notice.kind, Notice.channel)))
+        return self.store.notices.rows(period=period, unit_id=unit_id)
 
 
 def _aware(value: datetime) -> datetime:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
-from .types import UTC
+from ..types import UTC
 
 
 class Raw:

@@ -3,7 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from pubwatch import config as pw_config
-from pubwatch.models import Base
+from pubwatch.store.models import Base
 
 cfg = context.config
 url = cfg.attributes.get("url") or cfg.get_main_option("sqlalchemy.url") or pw_config.db_url()
