@@ -8,50 +8,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from . import config
+from . import config, rules
 from .periods import Period
-from .registry import COLUMN_TYPES
 from .types import CHANNEL_LABELS, TZ, Status, Verdict
 
-RULE_LABELS = {"weekly": "每周更新", "monthly_quota": "月度报送数量", "rolling_window": "连续未更新天数",
-               "max_gap": "最长更新间隔", "staleness:wechat": "公众号更新时效"}
-# The sentence of the circular (通知/通报) each rule enforces, in the reading pubwatch applies
-# (README "Rules and how each text is read"; rules.py, each policy kind's docstring). `{n}` is the
-# rule's number of days, filled in from the verdict's evidence where the notice quotes it.
-RULE_SENTENCES = {
-    "weekly": "原则上一个星期不低于一条工作动态",
-    "monthly_quota": "每月至少报送规定条数的信息",
-    "rolling_window": "保证每{n}内都能更新信息",        # every day: the {n} ending it hold a post
-    "staleness": "监测时间点前{n}内应有信息更新",         # stale at any moment its last post is older
-    "max_gap": "更新间隔时间不得超过{n}",                 # one longer silence = one breach, counted once
-}
-
-
 def rule_label(rule: str) -> str:
-    if rule in RULE_LABELS:
-        return RULE_LABELS[rule]
-    kind, _, arg = rule.partition(":")
-    if kind == "staleness":
-        return f"栏目更新时效({COLUMN_TYPES.get(arg, arg)})"
-    if kind == "topic_quota":
-        return f"专题栏目报送({arg})"
-    return rule
+    """The label of a verdict's rule, as its kind declares it (the rule name if no kind knows it)."""
+    kind = rules.kind_of(rule)
+    return kind.label_of(rule) if kind else rule
 
 
 def rule_sentences(verdicts: Sequence[Verdict]) -> list[str]:
-    """The circulars' sentences of the rules among `verdicts`, with their numbers of days, in
-    RULE_SENTENCES order (the weekly rule first), each once."""
-    found: dict[str, str] = {}
+    """The circulars' sentences of the rules among `verdicts` (each kind's `sentence_of`: the
+    reading pubwatch applies, README "Rules and how each text is read"), with their numbers of
+    days, in the kinds' order (the weekly rule first), each once."""
+    found: dict[tuple[int, str, str], str] = {}
     for v in verdicts:
-        kind = v.rule.partition(":")[0]
-        if kind not in RULE_SENTENCES:
-            continue
-        ev = v.evidence or {}
-        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
-        n = {"rolling_window": f"{ev.get('days', '')}{unit}", "staleness": ev.get("max_age", "规定期限"),
-             "max_gap": f"{v.required}{unit}"}.get(kind, "")
-        text = RULE_SENTENCES[kind].format(n=n)
-        found.setdefault(f"{list(RULE_SENTENCES).index(kind)}:{text}", text)
+        kind = rules.kind_of(v.rule)
+        text = kind.sentence_of(v) if kind else None
+        if text:
+            found.setdefault((kind.order, kind.kind, text), text)
     return [found[k] for k in sorted(found)]
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from .. import rules
 from ..urls import http_url
 
 from ..types import CHANNEL_LABELS, STATUS_LABELS, TZ, Status, Verdict
@@ -179,31 +180,10 @@ def verdict_item(v: Verdict) -> dict[str, Any]:
 
 def _ask(v: Verdict, word: str) -> str:
     """What the rule asks, in the words of its circular and the reading pubwatch applies
-    (README "Rules and how each text is read"): a count, a staleness limit, a rolling window or a gap.
+    (README "Rules and how each text is read"), as its kind says it (`Policy.ask`).
     `word` is "实际" (a closed finding) or "目前" (a reminder)."""
-    ev = v.evidence or {}
-    soon = v.status is Status.AT_RISK
-    if v.rule.startswith("staleness"):
-        limit = ev.get("max_age", "规定期限")
-        ask = f"任何时候距最后一次更新不得超过{limit}（监测时间点前{limit}内应有信息更新）"
-        if not (ev.get("last_post") or ev.get("last_update")) and ev.get("empty_columns"):
-            return f"{ask}，{word}栏目内没有任何信息（空白栏目）"
-        return f"{ask}，{word}{'即将' if soon else '已'}超过{limit}未更新"
-    if v.rule == "max_gap":
-        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
-        ask = f"更新间隔时间不得超过{v.required}{unit}"
-        if soon:
-            return f"{ask}，{word}距最后一次更新即将超过{v.required}{unit}"
-        return f"{ask}，{word}最长间隔{ev.get('longest_gap_days', '?')}{unit}"
-    if v.rule == "rolling_window":
-        n = ev.get("days", "规定")
-        unit = "个工作日" if ev.get("gap_unit") == "working_days" else "天"
-        ask = f"保证每{n}{unit}内都能更新信息（任意连续{n}{unit}不得无更新）"
-        if soon:
-            return f"{ask}，{word}即将出现连续{n}{unit}未更新"
-        days = ev.get("days_out_of_compliance")
-        return f"{ask}，{word}出现连续{n}{unit}未更新" + (f"（共{days}天超期）" if days else "")
-    return f"应更新不少于{v.required}条，{word}{v.count}条"
+    kind = rules.kind_of(v.rule)
+    return (kind or rules.Policy).ask(v, word)
 
 
 def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,8 +201,8 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     from ..circular import rule_sentences
 
     verdicts = list(ctx.get("verdicts") or [])
-    out["rule_sentences"] = rule_sentences(verdicts) or ["原则上一个星期不低于一条工作动态"]
-    weekly = not verdicts or all(v.rule in ("weekly", "monthly_quota") for v in verdicts)
+    out["rule_sentences"] = rule_sentences(verdicts) or [rules.kind_of("weekly").sentence]
+    weekly = not verdicts or all(getattr(rules.kind_of(v.rule), "judged_at_period_end", False) for v in verdicts)
     out["late_words"] = "本周结束后仍未达到要求的" if weekly else "逾期仍未更新的"
     out["deadline_text"] = deadline_text(ctx.get("deadline"), out["generated_at"])
     if kind == "summary":
