@@ -62,7 +62,7 @@ WebUrl = Annotated[Any, AfterValidator(_url)]
 
 _TYPE_WORDS = {
     "int": "应为整数", "float": "应为数字", "bool": "应为 true 或 false", "string": "应为文本",
-    "dict": "应为映射", "list": "应为列表", "greater_than": "数值太小", "greater_than_equal": "数值太小",
+    "dict": "应为映射", "model": "应为映射", "list": "应为列表", "greater_than": "数值太小", "greater_than_equal": "数值太小",
     "less_than_equal": "数值太大", "less_than": "数值太大",
 }
 
@@ -98,8 +98,26 @@ def check_options(model: type[SourceOptions], entry: Mapping[str, Any], *, parti
             extra = f.json_schema_extra if f is not None and isinstance(f.json_schema_extra, dict) else {}
             if absent or (extra.get("missing") and err.get("input") in (None, "")):
                 raise OptionError(".".join(loc), str(extra.get("missing") or "缺少此字段")) from None
+            if err["type"] == "extra_forbidden":            # inside a nested mapping (json: {…})
+                inner = _submodel(model, loc[:-1])
+                names = f" (可用: {', '.join(sorted(inner.field_names()))})" if inner is not None else ""
+                raise OptionError(".".join(loc), f"未知字段{names}") from None
             raise OptionError(".".join(loc) or "-", _words(err)) from None
     return None
+
+
+def _submodel(model: type[BaseModel], loc: list[str]) -> type[SourceOptions] | None:
+    """The nested options model at `loc` (e.g. ["json"] -> JsonSpec), or None."""
+    for name in loc:
+        f = _field(model, name)
+        if f is None:
+            return None
+        ann = f.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, SourceOptions)), None)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, SourceOptions) else None
 
 
 def _field(model: type[BaseModel], name: str):

@@ -61,12 +61,11 @@ import json
 import sys
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from typing import Any, ClassVar, Mapping
 
 from ...types import ListItem
 from ..options import OptionError, SourceOptions, check_options
-from .entries import _best_group
+from .entries import _best_group, _entry
 from .html import _base_url, _parse_tree, _to_text
 from .listdates import _date_notes, _finish, _Raw
 from .pages import _link_pages, _trs_pages
@@ -76,6 +75,7 @@ __all__ = ["ParsedList", "Page", "ListProfile", "HtmlList", "GroupList", "parse_
            "profile_class", "check_profile_options", "cli_parse_list"]
 
 AUTO = "auto"
+_UNSET = object()
 
 
 @dataclass
@@ -101,21 +101,31 @@ class Page:
     def __init__(self, text: str, url: str, reference: date | None, options: Mapping[str, Any]):
         self.text, self.url, self.reference, self.options = text, url, reference, options
         self._groups: dict[tuple[str | None, int], tuple[list[_Raw], str | None]] = {}
+        self._root: Any = _UNSET
+        self._base: Any = _UNSET
+        self._trs: Any = _UNSET
 
-    @cached_property
+    # (plain lazy properties: functools.cached_property takes a lock on every first read in 3.11)
+    @property
     def root(self):
         """The HTML tree, or None when the text is no document at all."""
-        return _parse_tree(self.text)
+        if self._root is _UNSET:
+            self._root = _parse_tree(self.text)
+        return self._root
 
-    @cached_property
+    @property
     def base(self) -> str:
         """The URL relative links resolve against (<base href> or the page's URL)."""
-        return _base_url(self.root, self.url)
+        if self._base is _UNSET:
+            self._base = _base_url(self.root, self.url)
+        return self._base
 
-    @cached_property
+    @property
     def trs_pager(self) -> tuple[list[str], int] | None:
         """(further page URLs, page count) from a TRS pager script, or None."""
-        return _trs_pages(self.text, self.url)
+        if self._trs is _UNSET:
+            self._trs = _trs_pages(self.text, self.url)
+        return self._trs
 
     def group(self, only_tag: str | None = None, min_undated: int = 3) -> tuple[list[_Raw], str | None]:
         """The group of repeated sibling blocks most likely to be the column's list, and its tag
@@ -131,13 +141,13 @@ class Page:
 
 
 _PROFILES: dict[str, type["ListProfile"]] = {}
-_AUTO_ORDER: list[type["ListProfile"]] | None = None
+_AUTO_ORDER: list["ListProfile"] | None = None     # one (stateless) instance per auto-detected profile
 
 
 class ListProfile:
     """How one kind of list page is read. A subclass names its kind (`class X(ListProfile, kind="x")`),
     sets `label`, `priority` (None: never auto-detected) and `Options`, and implements `detect`
-    and `read`."""
+    and `read`. Profiles keep no state: one instance reads every page."""
 
     kind: ClassVar[str] = ""
     label: ClassVar[str] = ""                        # Chinese, for the admin
@@ -169,17 +179,18 @@ class ListProfile:
         raise NotImplementedError
 
 
-def _auto_order() -> list[type[ListProfile]]:
+def _auto_order() -> list[ListProfile]:
     global _AUTO_ORDER
     if _AUTO_ORDER is None:
-        _AUTO_ORDER = sorted((p for p in _PROFILES.values() if p.priority is not None), key=lambda p: p.priority)
+        _AUTO_ORDER = [cls() for cls in sorted((p for p in _PROFILES.values() if p.priority is not None),
+                                               key=lambda p: p.priority)]
     return _AUTO_ORDER
 
 
 def profile_names() -> list[str]:
     """Every registered profile name, in auto-detection order (then those chosen by name only)."""
-    auto = _auto_order()
-    return [p.kind for p in auto] + sorted(k for k, p in _PROFILES.items() if p not in auto)
+    auto = [p.kind for p in _auto_order()]
+    return auto + sorted(k for k in _PROFILES if k not in auto)
 
 
 def profile_class(name: str) -> type[ListProfile]:
@@ -223,6 +234,13 @@ class HtmlList(ListProfile):
     def items_when_paged(self, page: Page) -> list[_Raw]:
         """Entries to take when `items` found none on a page with a TRS pager (default: none)."""
         return []
+
+    @staticmethod
+    def entry(el, *, link=None, title_el=None, date_el=None) -> _Raw | None:
+        """One entry from a block element: its title link (the longest content link unless given),
+        title, pinned marker and every date it states, ranked by meaning (`date_el` fixes the
+        date); None if it holds no content link."""
+        return _entry(el, link=link, title_el=title_el, date_el=date_el)
 
     def read(self, page: Page, explicit: bool = True) -> ParsedList:
         root, base, name = page.root, page.base, self.kind
@@ -300,8 +318,7 @@ def parse_list(body: bytes | str, url: str, *, profile: str = AUTO, selectors: d
         assert got is not None, f"list profile {prof.kind!r} read nothing when named"
         return got
     order = _auto_order()
-    for cls in order:
-        prof = cls()
+    for prof in order:
         if prof.needs_tree and page.root is None:
             break                               # not even a document: no HTML profile can read it
         if prof.detect(page):
