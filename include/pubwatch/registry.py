@@ -147,17 +147,6 @@ def _expand(value: Any) -> Any:
     return value
 
 
-def _check_url(unit: str, fld: str, url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
-        raise RegistryError(unit, fld, "缺少网址 (missing URL)")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise RegistryError(unit, fld, f"只支持 http/https 网址, 不支持 {parts.scheme or '无协议'!r}: {url}")
-    if not parts.hostname:
-        raise RegistryError(unit, fld, f"网址缺少主机名: {url}")
-    return url.strip()
-
-
 def _contact(unit: str, role: str, raw: Any) -> Contact:
     fld = f"contacts.{role}"
     if not isinstance(raw, dict):
