@@ -11,7 +11,7 @@ from pubwatch.demo.fake_wechat import FakeArticle, FakeWeChatAPI, fake_article_u
 from pubwatch.http import Fetcher, FetchSettings
 from pubwatch.registry import SourceConfig
 from pubwatch.sources import CrawlContext
-from pubwatch.sources.wechat_api import WeChatApiSource, clear_token_cache
+from pubwatch.sources.wechat.api import WeChatApiSource, clear_token_cache
 from pubwatch.types import TZ, Outcome
 
 NOW = datetime(2026, 3, 6, 18, 0, tzinfo=TZ)
@@ -224,7 +224,8 @@ def test_two_sources_of_one_account_merge_to_each_post_once(fetcher):
     from httpfaults import FaultServer
 
     from pubwatch.demo.fake_wechat import render_feed
-    from pubwatch.sources.wechat import RssSource, merge_items
+    from pubwatch.sources.wechat import merge_items
+    from pubwatch.sources.wechat.rss import RssSource
 
     api_arts = [FakeArticle(titles=[f"发布{k}"], published=NOW - timedelta(days=k, hours=2), article_id=f"P{k}")
                 for k in range(3)]

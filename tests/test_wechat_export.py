@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from pubwatch.registry import SourceConfig
 from pubwatch.sources import CrawlContext
 from pubwatch.sources.wechat import merge_items
-from pubwatch.sources.wechat_export import WeChatExportSource
+from pubwatch.sources.wechat.export import WeChatExportSource
 from pubwatch.types import TZ, ListItem, Outcome
 
 NOW = datetime(2026, 3, 6, 18, 0, tzinfo=TZ)

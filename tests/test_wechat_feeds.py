@@ -15,7 +15,7 @@ from pubwatch.demo.fake_wechat import FEED_STYLES, fake_article_url, render_feed
 from pubwatch.http import Fetcher, FetchSettings
 from pubwatch.registry import SourceConfig
 from pubwatch.sources import CrawlContext
-from pubwatch.sources.wechat import FeedRejected, RssSource, cli_parse_feed, parse_feed
+from pubwatch.sources.wechat.rss import FeedRejected, RssSource, cli_parse_feed, parse_feed
 from pubwatch.types import TZ, Outcome
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
@@ -221,7 +221,7 @@ def test_cli_parse_feed_errors(capsys, tmp_path):
 
 
 def test_cli_output_is_utf8_not_escaped(tmp_path):
-    out = subprocess.run([sys.executable, "-c", "import sys; from pubwatch.sources.wechat import cli_parse_feed;"
+    out = subprocess.run([sys.executable, "-c", "import sys; from pubwatch.sources.wechat.rss import cli_parse_feed;"
                           f"sys.exit(cli_parse_feed([{str(FEEDS / 'gbk_feed.xml')!r}]))"],
                          capture_output=True, env={"PYTHONPATH": str(Path(__file__).parents[1] / "include"),
                                                    "PYTHONIOENCODING": "utf-8"}, check=True)

@@ -14,8 +14,8 @@ from datetime import datetime
 
 DELEGATED = {
     "calendar": ("pubwatch.workdays", "cli_calendar", "China working-day calendar for the week of DATE (JSON)"),
-    "parse-list": ("pubwatch.sources.listparse", "cli_parse_list", "parse a saved portal list page (JSON lines)"),
-    "parse-feed": ("pubwatch.sources.wechat", "cli_parse_feed", "parse a saved RSS/Atom feed (JSON lines)"),
+    "parse-list": ("pubwatch.sources.portal.listing", "cli_parse_list", "parse a saved portal list page (JSON lines)"),
+    "parse-feed": ("pubwatch.sources.wechat.rss", "cli_parse_feed", "parse a saved RSS/Atom feed (JSON lines)"),
     "notices": ("pubwatch.notices.admin", "cli_notices", "list unconfirmed notices; confirm or resend one by id"),
     "check": ("pubwatch.check", "cli_check", "validate registry, policies, calendar and connections (exit 1 on problems)"),
 }

@@ -2,6 +2,10 @@
 
 One broken entry never stops the others: `load_registry` returns the good units plus a list
 of `RegistryError`s, each naming the unit and the field.
+
+A source entry's own fields (a column's profile, selectors, max_pages …; a WeChat source's url,
+conn_id, path …) belong to its source kind: the registry asks the kind's class
+(`pubwatch.sources.Source.check_entry`) and knows no kind or profile by name.
 """
 from __future__ import annotations
 
@@ -32,13 +36,10 @@ COLUMN_TYPES = {
     "planning": "规划计划",
     "other": "其他",
 }
-PORTAL_PROFILES = {"auto", "trs", "jcms", "table", "json", "generic", "selectors"}
-WECHAT_SOURCE_TYPES = {"rss", "wechat_api", "export"}
 UNIT_FIELDS = {"id", "name", "category", "start_date", "contacts", "portal", "wechat",
                "suspended", "policy", "owned_site", "note"}
-SOURCE_FIELDS = {"id", "name", "type", "url", "profile", "selectors", "encoding", "json",
-                 "max_pages", "owned_site", "conn_id", "path", "stale_after_hours", "note",
-                 "allow_empty", "moved_to"}
+ENTRY_FIELDS = {"id", "name", "type"}     # what the registry reads of a source entry; the rest is the kind's
+PORTAL_KIND = "portal"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -72,7 +73,7 @@ class SourceConfig:
     id: str                    # unique over the registry, e.g. "jyj.portal.gzdt"
     unit_id: str
     channel: str               # PORTAL | WECHAT
-    type: str                  # "portal" | "rss" | "wechat_api" | "export"
+    type: str                  # its source kind: "portal" or a WeChat kind ("rss", …): pubwatch.sources
     name: str                  # column name (工作动态) or account name
     url: str = ""
     column_type: str = "news"
@@ -185,17 +186,6 @@ def _expand(value: Any) -> Any:
     return value
 
 
-def _check_url(unit: str, fld: str, url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
-        raise RegistryError(unit, fld, "缺少网址 (missing URL)")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise RegistryError(unit, fld, f"只支持 http/https 网址, 不支持 {parts.scheme or '无协议'!r}: {url}")
-    if not parts.hostname:
-        raise RegistryError(unit, fld, f"网址缺少主机名: {url}")
-    return url.strip()
-
-
 def _contact(unit: str, role: str, raw: Any) -> Contact:
     fld = f"contacts.{role}"
     if not isinstance(raw, dict):
@@ -220,40 +210,46 @@ def _unknown(unit: str, where: str, raw: dict, allowed: set[str]) -> None:
         raise RegistryError(unit, f"{where}{extra[0]}", f"未知字段 (可用: {', '.join(sorted(allowed))})")
 
 
+def _kinds(channel: str) -> dict[str, Any]:
+    """The source kinds of a channel (imported here, not at the top: the registry is also read
+    where no source is ever fetched, e.g. the board)."""
+    from .sources import source_kinds
+
+    return source_kinds(channel)
+
+
+def _kind_options(uid: str, where: str, kind: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """The kind's own fields of an entry, checked by the kind; a RegistryError names the field."""
+    from .sources import OptionError
+
+    try:
+        return kind.check_entry(fields)
+    except OptionError as exc:
+        raise RegistryError(uid, f"{where}.{exc.field}", exc.message) from None
+
+
 def _portal_sources(uid: str, raw: Any, owned: bool) -> list[SourceConfig]:
     if raw is None:
         return []
     if not isinstance(raw, dict) or not isinstance(raw.get("columns"), list) or not raw["columns"]:
         raise RegistryError(uid, "portal.columns", "应为栏目列表")
+    kind = _kinds(PORTAL)[PORTAL_KIND]
     out = []
     for i, col in enumerate(raw["columns"]):
         where = f"portal.columns[{i}]"
         if not isinstance(col, dict):
             raise RegistryError(uid, where, "应为映射 (id/name/url/type)")
-        _unknown(uid, where + ".", col, SOURCE_FIELDS)
+        _unknown(uid, where + ".", col, ENTRY_FIELDS | kind.field_names())
         cid = str(col.get("id") or f"c{i + 1}")
         if not _ID_RE.match(cid):
             raise RegistryError(uid, where + ".id", f"栏目 id 只能用小写字母、数字、-、_: {cid!r}")
         ctype = col.get("type", "news")
         if ctype not in COLUMN_TYPES:
             raise RegistryError(uid, where + ".type", f"栏目类型应为 {', '.join(COLUMN_TYPES)} 之一: {ctype!r}")
-        profile = col.get("profile", "auto")
-        if profile not in PORTAL_PROFILES:
-            raise RegistryError(uid, where + ".profile", f"应为 {', '.join(sorted(PORTAL_PROFILES))} 之一: {profile!r}")
-        if profile == "selectors" and not isinstance(col.get("selectors"), dict):
-            raise RegistryError(uid, where + ".selectors", "profile=selectors 时需要 selectors (item/title/date)")
-        url = _check_url(uid, where + ".url", col.get("url"))
-        opts = {k: v for k, v in col.items() if k not in ("id", "name", "type", "url")}
-        if "moved_to" in opts:
-            # The column's new address: a redirect from `url` to it is the column, not another page.
-            moved = opts["moved_to"]
-            moved = [moved] if isinstance(moved, str) else moved
-            if not isinstance(moved, list) or not moved:
-                raise RegistryError(uid, where + ".moved_to", "应为栏目的新网址 (或网址列表)")
-            opts["moved_to"] = [_check_url(uid, where + ".moved_to", m) for m in moved]
-        opts.setdefault("profile", profile)
+        opts = _kind_options(uid, where, kind, {k: v for k, v in col.items() if k not in ENTRY_FIELDS})
+        url = opts.pop("url")
         opts.setdefault("owned_site", owned)
-        out.append(SourceConfig(id=f"{uid}.portal.{cid}", unit_id=uid, channel=PORTAL, type="portal",
+        out.append(SourceConfig(id=f"{uid}.portal.{cid}", unit_id=uid, channel=PORTAL, type=kind.type_name,
                                 name=str(col.get("name") or cid), url=url, column_type=ctype, options=opts))
     return out
 
@@ -267,32 +263,25 @@ def _wechat_sources(uid: str, raw: Any) -> list[SourceConfig]:
     account = str(raw.get("account") or "").strip()
     if not account:
         raise RegistryError(uid, "wechat.account", "缺少公众号名称")
+    kinds = _kinds(WECHAT)
     sources = raw.get("sources")
     if not isinstance(sources, list) or not sources:
-        raise RegistryError(uid, "wechat.sources", "至少需要一个数据源 (rss / wechat_api / export)")
+        raise RegistryError(uid, "wechat.sources", f"至少需要一个数据源 ({' / '.join(kinds)})")
     out = []
     for i, src in enumerate(sources):
         where = f"wechat.sources[{i}]"
         if not isinstance(src, dict):
             raise RegistryError(uid, where, "应为映射")
-        _unknown(uid, where + ".", src, SOURCE_FIELDS)
         stype = src.get("type")
-        if stype not in WECHAT_SOURCE_TYPES:
-            raise RegistryError(uid, where + ".type", f"应为 {', '.join(sorted(WECHAT_SOURCE_TYPES))} 之一: {stype!r}")
-        url = ""
-        if stype == "rss":
-            url = _check_url(uid, where + ".url", src.get("url"))
-        elif stype == "wechat_api":
-            if not src.get("conn_id"):
-                raise RegistryError(uid, where + ".conn_id", "官方接口需要 Airflow 连接 id (保存 AppID/AppSecret)")
-            if src.get("url"):
-                url = _check_url(uid, where + ".url", src.get("url"))
-        elif stype == "export" and not src.get("path"):
-            raise RegistryError(uid, where + ".path", "手工导出需要文件或目录路径")
+        kind = kinds.get(stype) if isinstance(stype, str) else None
+        if kind is None:
+            raise RegistryError(uid, where + ".type", f"应为 {', '.join(sorted(kinds))} 之一: {stype!r}")
+        _unknown(uid, where + ".", src, ENTRY_FIELDS | kind.field_names())
+        opts = _kind_options(uid, where, kind, {k: v for k, v in src.items() if k not in ENTRY_FIELDS})
+        url = opts.pop("url", None) or ""
         sid = str(src.get("id") or stype)
         if not _ID_RE.match(sid):
             raise RegistryError(uid, where + ".id", f"数据源 id 只能用小写字母、数字、-、_: {sid!r}")
-        opts = {k: v for k, v in src.items() if k not in ("id", "type", "url", "name")}
         out.append(SourceConfig(id=f"{uid}.wechat.{sid}", unit_id=uid, channel=WECHAT, type=stype,
                                 name=account, url=url, column_type="news", options=opts))
     return out

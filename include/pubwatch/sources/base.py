@@ -1,4 +1,14 @@
-"""The source interface: one small class per kind of source, registered by its type name.
+"""The source interface: one class per kind of source, registered once by subclassing:
+
+    class FooSource(Source, kind="foo"):
+        channel = WECHAT                   # PORTAL | WECHAT: where units.yaml lists it
+        label = "某某数据源"                 # Chinese, for the admin
+        Options = FooOptions               # its registry fields: a SourceOptions (pydantic) model
+        def fetch(self, ctx): ...
+
+plus one import line in `sources/__init__.py`. The registry validates an entry by asking the
+class (`check_entry`: every error names its field) and `make_source` builds it by its kind; no
+list of kinds or of their fields exists anywhere else.
 
 A source turns one `SourceConfig` into a `SourceResult` (items + an honest outcome). It never
 touches the database: the crawl module stores what it returns.
@@ -7,17 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 from ..registry import SourceConfig
 from ..types import TZ, Outcome, SourceResult
+from .options import SourceOptions, check_options
 
-SOURCE_TYPES: dict[str, type["Source"]] = {}
-
-
-def register(cls: type["Source"]) -> type["Source"]:
-    SOURCE_TYPES[cls.type_name] = cls
-    return cls
+SOURCE_TYPES: dict[str, type["Source"]] = {}   # kind -> class, filled by subclassing Source
 
 
 @dataclass
@@ -34,13 +40,54 @@ class CrawlContext:
 
 
 class Source:
-    type_name: ClassVar[str] = ""
+    """One kind of source (see the module docstring)."""
+
+    type_name: ClassVar[str] = ""                 # its kind: SourceConfig.type, units.yaml `type:`
+    channel: ClassVar[str] = ""                   # PORTAL | WECHAT
+    label: ClassVar[str] = ""                     # Chinese, for the admin
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if kind:
+            old = SOURCE_TYPES.get(kind)
+            if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"source kind {kind!r} registered twice ({old.__module__}, {cls.__module__})")
+            cls.type_name = kind
+            SOURCE_TYPES[kind] = cls
 
     def __init__(self, config: SourceConfig):
         self.config = config
 
     def fetch(self, ctx: CrawlContext) -> SourceResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def option(self, name: str) -> Any:
+        """The registry's value of option `name`, else the default the kind declares."""
+        opts = self.config.options
+        return opts[name] if name in opts else self.Options.default(name)
+
+    # ----- the registry asks the class ---------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> set[str]:
+        """The registry fields this kind reads (besides id / name / type, which the registry reads)."""
+        return cls.Options.field_names()
+
+    @classmethod
+    def check_entry(cls, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the kind's fields of one registry entry (no id / name / type) and return the
+        SourceConfig options, "url" included (stripped). Raises OptionError naming the first bad
+        field (unknown, missing, wrong type)."""
+        model = check_options(cls.Options, entry)
+        opts = dict(entry)
+        if "url" in opts:
+            opts["url"] = getattr(model, "url")
+        return opts
+
+
+def source_kinds(channel: str | None = None) -> dict[str, type[Source]]:
+    """The registered source kinds by name (of one channel), in registration order."""
+    return {k: c for k, c in SOURCE_TYPES.items() if channel is None or c.channel == channel}
 
 
 # An empty list is believed only when it is read again, empty and in the same place, this long after
@@ -88,9 +135,6 @@ def settle_empty(ctx: CrawlContext, container: str, *, what: str = "栏目列表
 
 
 def make_source(config: SourceConfig) -> Source:
-    # Importing the modules registers their classes.
-    from . import portal, wechat, wechat_api, wechat_export  # noqa: F401
-
     try:
         cls = SOURCE_TYPES[config.type]
     except KeyError:

@@ -1,15 +1,12 @@
-"""WeChat official accounts (公众号) through RSS/Atom bridges, plus the helpers shared by all
-WeChat sources.
+"""WeChat official accounts (公众号) through RSS/Atom bridges: the source kind "rss".
 
-Source type "rss": a self-hosted we-mp-rss, wechat2rss (wechat2rss.xlab.app style) or an RSSHub
+A self-hosted we-mp-rss, wechat2rss (wechat2rss.xlab.app style) or an RSSHub
 WeChat route. Bridges drive the 公众号 backend with a scanned-in login that expires in days; an
 expired bridge keeps answering HTTP 200 with its old feed. So a feed whose own build time
 (``lastBuildDate`` / ``updated``) *and* newest item are both older than ``stale_after_hours``
 (default 48) is reported as STALE — "unknown", never "no posts".
 
-Also here: `merge_items` (the crawler merges an account's sources with it) and `cli_parse_feed`
-(``python -m pubwatch parse-feed FILE``). Importing this module registers the "wechat_api" and
-"export" source types as well.
+Also here: `parse_feed` and `cli_parse_feed` (``python -m pubwatch parse-feed FILE``).
 """
 from __future__ import annotations
 
@@ -19,14 +16,16 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import chain
 from typing import Any
 
 import feedparser
+from pydantic import Field
 
-from ..types import ListItem, Outcome, SourceResult
-from ..wechaturl import dedupe_items, make_item, parse_time
-from .base import CrawlContext, Source, register, settle_empty
+from ...types import ListItem, Outcome, SourceResult
+from ...wechaturl import dedupe_items, make_item, parse_time
+from ..base import CrawlContext, settle_empty
+from ..options import SourceOptions, WebUrl
+from .common import WeChatSource
 
 DEFAULT_STALE_HOURS = 48.0
 # A DOCTYPE that declares entities: real feeds never do; feedparser would expand internal ones
@@ -49,12 +48,6 @@ class ParsedFeed:
     warning: str = ""                # a recoverable format problem (bozo with entries)
     undated: int = 0                 # entries without a usable date
     notes: list[str] = field(default_factory=list)
-
-
-def merge_items(lists: list[list[ListItem]]) -> list[ListItem]:
-    """Merge the item lists of one account's sources (API, bridge, export) into one list, one item
-    per post: same canonical URL or same title + publication minute (see pubwatch.wechaturl)."""
-    return dedupe_items(chain.from_iterable(lists))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,18 +143,25 @@ def _from_iso(text: Any) -> datetime | None:
     return parse_time(text)[0] if text else None
 
 
-@register
-class RssSource(Source):
+class RssOptions(SourceOptions):
+    url: WebUrl = Field(..., json_schema_extra={"missing": "缺少网址 (missing URL)"})   # the feed
+    stale_after_hours: float = Field(default=DEFAULT_STALE_HOURS, gt=0)
+    allow_empty: bool = False          # a feed that lost every entry is not a failed bridge
+    note: Any = None
+
+
+class RssSource(WeChatSource, kind="rss"):
     """An RSS/Atom bridge feed of one 公众号."""
 
-    type_name = "rss"
+    label = "RSS/Atom 桥接订阅源 (we-mp-rss / wechat2rss / RSSHub)"
+    Options = RssOptions
 
     def fetch(self, ctx: CrawlContext) -> SourceResult:
-        from ..http import FetchError
+        from ...http import FetchError
 
         opts = self.config.options
         try:
-            hours = float(opts.get("stale_after_hours", DEFAULT_STALE_HOURS))
+            hours = float(self.option("stale_after_hours"))
         except (TypeError, ValueError):
             return SourceResult(Outcome.CONFIG_ERROR, message=f"stale_after_hours 应为小时数: {opts.get('stale_after_hours')!r}")
         state = dict(ctx.state or {})
@@ -244,6 +244,3 @@ def cli_parse_feed(argv: list[str]) -> int:
         print(json.dumps({"title": item.title, "url": item.url, "published": published}, ensure_ascii=False))
     return 0
 
-
-# Register the other WeChat source types (make_source imports only this module).
-from . import wechat_api, wechat_export  # noqa: E402,F401

@@ -7,7 +7,7 @@ One attempt:
    another column) is REDIRECTED and nothing on that page is taken as the unit's post — unless the
    registry names the target as the column's new address (`moved_to`). Only the scheme/host may
    change on their own (http→https, a portal moving to a new domain with the same paths).
-2. Parse the list page (`listparse.parse_list`); a page that is not a list, or that suddenly
+2. Parse the list page (`listing.parse_list`, with the column's list profile or auto-detection); a page that is not a list, or that suddenly
    yields nothing where items used to be, is PARSE_FAILED (layout change), never "no posts".
    A 200 page that says the system failed (系统维护中, a soft 404, {"code":500,"msg":"系统繁忙"}) is
    SUSPECT_EMPTY. An empty list (暂无信息, an empty datastore/JSON list, or the list container seen
@@ -19,7 +19,7 @@ One attempt:
    candidate dates, only a 成文日期 or a created time, a date that breaks the list's order, an
    implausible date such as 1900-01-01): open the article page once, when the item is first seen
    (URLs not already known; capped per attempt), and take its publication date
-   (`listparse.article_date_found`). Both dates stay on the item: extra["list_date"],
+   (`article.article_date_found`). Both dates stay on the item: extra["list_date"],
    extra["article_date"], extra["date_from"] ("list" | "article"). Still none → published=None
    ("未注明信息发布时间"). A re-crawl without new posts opens no article.
 
@@ -31,13 +31,19 @@ import dataclasses
 import logging
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-from ..http import FetchError, FetchResult, mask_secrets
-from ..types import TZ, ListItem, Outcome, SourceResult
-from .base import CrawlContext, Source, register, settle_empty
-from .listparse import CHECK_IMPLAUSIBLE, CHECK_ORDER, article_date_found, container_state, parse_list
+from pydantic import BeforeValidator, Field
+
+from ...http import FetchError, FetchResult, mask_secrets
+from ...types import PORTAL, TZ, ListItem, Outcome, SourceResult
+from ..base import CrawlContext, Source, settle_empty
+from ..options import SourceOptions, WebUrl, check_options, check_url
+from .article import article_date_found
+from .listdates import CHECK_IMPLAUSIBLE, CHECK_ORDER
+from .listing import AUTO, HtmlList, check_profile_options, parse_list, profile_class, profile_option_names
+from .recognise import container_state
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,51 @@ class _PageFailed(Exception):
         self.outcome, self.message, self.http_status = outcome, message, http_status
 
 
-@register
-class PortalColumn(Source):
-    type_name = "portal"
+def _moved_to(value: Any) -> list[str]:
+    moved = [value] if isinstance(value, str) else value
+    if not isinstance(moved, list) or not moved:
+        raise ValueError("应为栏目的新网址 (或网址列表)")
+    return [check_url(m) for m in moved]
+
+
+class PortalOptions(SourceOptions):
+    """A column's registry fields (units.yaml `portal.columns[]`, besides id / name / type); the list
+    profiles add theirs (selectors, json …: `listing.profile_option_names`)."""
+
+    url: WebUrl = Field(..., json_schema_extra={"missing": "缺少网址 (missing URL)"})
+    profile: str = AUTO                       # a list profile's name, or auto-detection
+    encoding: str | None = None               # forces a charset (default: detect)
+    max_pages: int | None = Field(default=DEFAULT_MAX_PAGES, ge=1)
+    max_articles: int = Field(default=DEFAULT_MAX_ARTICLES, ge=0)   # article pages opened per attempt for dates
+    owned_site: bool = False                  # the county's own site: no politeness limits (default: the unit's)
+    allow_empty: bool = False                 # a list that may be empty without a "no entries" message
+    # The column's new address: a redirect from `url` to it is the column, not another page.
+    moved_to: Annotated[list[str] | None, BeforeValidator(_moved_to)] = None
+    note: Any = None
+
+
+class PortalColumn(Source, kind="portal"):
+    channel = PORTAL
+    label = "门户网站栏目"
+    Options = PortalOptions
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return cls.Options.field_names() | profile_option_names()
+
+    @classmethod
+    def check_entry(cls, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """The list profile first (its name, its options), then the column's own fields."""
+        profile = entry.get("profile", AUTO)
+        check_profile_options(profile, entry)
+        own = cls.Options.field_names()
+        model = check_options(cls.Options, {k: v for k, v in entry.items() if k in own})
+        opts = dict(entry)
+        opts["url"] = model.url
+        if "moved_to" in opts:
+            opts["moved_to"] = model.moved_to
+        opts.setdefault("profile", profile)
+        return opts
 
     def fetch(self, ctx: CrawlContext) -> SourceResult:
         self._requests = 0
@@ -117,7 +165,7 @@ class PortalColumn(Source):
         opts = self.config.options
         fields = dict(requests=self._requests, pages=1, http_status=first.status)
         known = str(ctx.state.get("list_container") or "")
-        html = parsed.profile not in ("json", "jcms")
+        html = issubclass(profile_class(parsed.profile), HtmlList)     # its container is an HTML element
         body = first.body if opts.get("encoding") else first.text
         prev = ctx.previous_items
         if parsed.is_list and parsed.empty:
@@ -184,8 +232,7 @@ class PortalColumn(Source):
         # A registry `encoding` is an admin's override and is forced; the header charset is only a
         # hint (servers default to utf-8 / ISO-8859-1 in front of GBK pages): res.text checks it.
         body = res.body if opts.get("encoding") else res.text
-        return parse_list(body, res.final_url, profile=opts.get("profile", "auto"),
-                          selectors=opts.get("selectors"), json_spec=opts.get("json"),
+        return parse_list(body, res.final_url, profile=opts.get("profile", AUTO), options=opts,
                           reference=_reference(ctx), encoding=opts.get("encoding"))
 
     def _paginate(self, ctx: CrawlContext, first: FetchResult, parsed) -> tuple[list[ListItem], int, _PageFailed | None, list[str]]:
@@ -239,7 +286,7 @@ class PortalColumn(Source):
     def _fill_dates(self, ctx: CrawlContext, items: list[ListItem], notes: list[str]) -> list[ListItem]:
         """Read the article page of each new item that has no date or an unsure one (at most one
         request per new item, `max_articles` per attempt) and keep both dates on the item."""
-        budget = int(self.config.options.get("max_articles", DEFAULT_MAX_ARTICLES))
+        budget = int(self.option("max_articles"))
         reference = _reference(ctx)
         failures = 0
         out: list[ListItem] = []

@@ -26,10 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, time as dtime
 from typing import Any
 
-from ..secrets import install_log_redaction, mask
-from ..types import TZ, ListItem, Outcome, SourceResult
-from ..wechaturl import make_item
-from .base import CrawlContext, Source, register, settle_empty
+from pydantic import Field
+
+from ...secrets import install_log_redaction, mask
+from ...types import TZ, ListItem, Outcome, SourceResult
+from ...wechaturl import make_item
+from ..base import CrawlContext, settle_empty
+from ..options import SourceOptions, WebUrl
+from .common import WeChatSource
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 TOKEN_MARGIN_SECONDS = 300
@@ -142,7 +146,7 @@ class WeChatClient:
 
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
               json: Any = None) -> dict[str, Any]:
-        from ..http import FetchError
+        from ...http import FetchError
 
         attempt = 0
         while True:
@@ -188,11 +192,22 @@ def _news_items(article: dict[str, Any]) -> list[ListItem]:
     return out
 
 
-@register
-class WeChatApiSource(Source):
+class WeChatApiOptions(SourceOptions):
+    conn_id: str = Field(..., min_length=1, json_schema_extra={
+        "missing": "官方接口需要 Airflow 连接 id (保存 AppID/AppSecret)"})
+    url: WebUrl | None = None                 # the API base (default: DEFAULT_BASE; the demo's fake API)
+    page_size: int = Field(default=20, ge=1, le=20)        # batchget count
+    max_pages: int = Field(default=10, ge=1)
+    busy_retries: int = Field(default=2, ge=0)             # errcode -1 (系统繁忙): tries again
+    busy_backoff: float = Field(default=1.0, ge=0)         # seconds, doubled each retry
+    note: Any = None
+
+
+class WeChatApiSource(WeChatSource, kind="wechat_api"):
     """The official API's list of published posts of one 公众号."""
 
-    type_name = "wechat_api"
+    label = "公众号官方接口 (已发布列表)"
+    Options = WeChatApiOptions
 
     def fetch(self, ctx: CrawlContext) -> SourceResult:
         opts = self.config.options
@@ -211,10 +226,10 @@ class WeChatApiSource(Source):
         if not appid or not appsecret:
             return SourceResult(Outcome.CONFIG_ERROR, message=f"连接 {conn_id} 缺少 AppID(login) 或 AppSecret(password)")
         try:
-            page_size = min(20, max(1, int(opts.get("page_size", 20))))
-            max_pages = max(1, int(opts.get("max_pages", 10)))
-            busy_retries = max(0, int(opts.get("busy_retries", 2)))
-            busy_backoff = max(0.0, float(opts.get("busy_backoff", 1.0)))
+            page_size = min(20, max(1, int(self.option("page_size"))))
+            max_pages = max(1, int(self.option("max_pages")))
+            busy_retries = max(0, int(self.option("busy_retries")))
+            busy_backoff = max(0.0, float(self.option("busy_backoff")))
         except (TypeError, ValueError) as exc:
             return SourceResult(Outcome.CONFIG_ERROR, message=f"官方接口选项格式错误: {exc}")
         client = WeChatClient(ctx.fetcher, self.config.url or DEFAULT_BASE, appid, appsecret,

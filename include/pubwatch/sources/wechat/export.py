@@ -17,9 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..types import TZ, ListItem, Outcome, SourceResult
-from ..wechaturl import clean_title, dedupe_items, make_item
-from .base import CrawlContext, Source, register
+from pydantic import Field
+
+from ...types import TZ, ListItem, Outcome, SourceResult
+from ...wechaturl import clean_title, dedupe_items, make_item
+from ..base import CrawlContext
+from ..options import SourceOptions
+from .common import WeChatSource
 
 EXTENSIONS = (".csv", ".xlsx", ".xlsm")
 TITLE_HEADERS = ("标题", "文章标题", "内容标题", "图文标题", "消息标题", "title")
@@ -138,9 +142,16 @@ def parse_export(path: Path) -> list[ListItem]:
     return dedupe_items(items)
 
 
-@register
-class WeChatExportSource(Source):
-    type_name = "export"
+class ExportOptions(SourceOptions):
+    path: str = Field(..., min_length=1, json_schema_extra={"missing": "手工导出需要文件或目录路径"})
+    note: Any = None
+
+
+class WeChatExportSource(WeChatSource, kind="export"):
+    """The newest manual export (CSV/XLSX) in `path`."""
+
+    label = "公众号后台手工导出 (CSV/XLSX)"
+    Options = ExportOptions
 
     def fetch(self, ctx: CrawlContext) -> SourceResult:
         raw = self.config.options.get("path")
