@@ -54,6 +54,9 @@ def board_server(tmp_path_factory):
     db_url = f"sqlite:///{base / 'pubwatch.db'}"
     upgrade(db_url)
     registry_path = write_registry(base / "units.yaml", SCENARIO)
+    # one entry with a typo: never silently absent — the board names it (#17.2)
+    with open(registry_path, "a", encoding="utf-8") as fh:
+        fh.write("- {id: xfj, name: 县信访局, category: department, portl: {}}\n")
     store = Store(db_url)
     try:
         weeks = seed(store, load_registry(registry_path), SCENARIO, today=datetime.now(TZ).date())
@@ -118,6 +121,8 @@ def test_supervisor_opens_board_from_navigation(board_server, tmp_path):
             matrix.wait_for(timeout=30_000)
             for name, _, _ in SCENARIO.values():
                 assert frame.locator("td.unit", has_text=name).count() == 1, name
+            banner = frame.locator("#registry-errors").inner_text()
+            assert "登记表错误, 本周未监测: 县信访局 (单位 xfj) — 字段 portl: 未知字段" in banner
 
             def status(unit: str, channel: str, period: str) -> str:
                 return frame.locator(f'tr[data-unit="{unit}"][data-channel="{channel}"] td[data-period="{period}"]') \
