@@ -166,3 +166,26 @@ def test_xlsx_without_findings_has_three_sheets(tmp_path):
     wb = openpyxl.load_workbook(str(write_xlsx(report, tmp_path / "empty.xlsx")))
     assert wb.sheetnames == ["汇总", "未达标", "无法核实"]
     assert sheet_rows(wb["汇总"])[0][0] == "单位" and wb["汇总"].max_row == 1
+
+
+def test_demo_xlsx_numbers_are_numbers_and_empty_where_they_do_not_apply(demo_runtime, tmp_path):
+    """得分 filled from the scoring table, 最长间隔/未达标天数 numeric, nothing for 无法核实 rows (#16.7)."""
+    import openpyxl
+
+    from pubwatch import jobs
+    from pubwatch.circular import write_period_files
+    from tests.conftest import TEST_AS_OF
+
+    jobs.evaluate(demo_runtime, "2026-11", as_of=TEST_AS_OF)
+    (path,) = write_period_files(demo_runtime, "2026-11", formats=("xlsx",), out=tmp_path / "m.xlsx")
+    ws = openpyxl.load_workbook(path)["汇总"]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, (c.value for c in r))) for r in ws.iter_rows(min_row=2)]
+    scored = [r for r in rows if r["状态"] in ("达标", "未达标")]
+    assert scored and all(isinstance(r["得分"], (int, float)) for r in scored)
+    assert all(r["得分"] is None for r in rows if r["状态"] not in ("达标", "未达标"))
+    for key in ("最长间隔(天)", "未达标天数"):
+        if key in header:
+            assert all(r[key] is None or isinstance(r[key], (int, float)) for r in rows), key
+    if "未达标天数" in header:
+        assert all(r["未达标天数"] is None for r in rows if r["状态"] == "无法核实")

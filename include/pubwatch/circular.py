@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import config, rules
 from .periods import Period
@@ -37,27 +37,35 @@ def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None 
 
     period = Period.parse(period_key)
     verdicts = list(verdicts) if verdicts is not None else rt.store.verdicts(period.key)
+    from .scoring import ScoreTable
+
     units = {u.id: u for u in rt.registry.units}
     streak = streaks(rt.store, list(units.values()), period) if period.kind == "week" else {}
+    try:
+        table = ScoreTable.from_policies(rt.policies)
+    except Exception:  # noqa: BLE001 - a broken scoring table leaves 得分 empty, the report still goes out
+        table = None
     rows = []
     for v in sorted(verdicts, key=lambda v: (units[v.unit_id].category if v.unit_id in units else "",
                                              v.unit_id, v.channel, v.rule)):
         unit = units.get(v.unit_id)
         last = v.evidence.get("last_post") or {}
-        extra = {}
-        if "longest_gap_days" in v.evidence:
-            extra["最长间隔(天)"] = str(v.evidence["longest_gap_days"])
-        if "days_out_of_compliance" in v.evidence:
-            extra["未达标天数"] = str(v.evidence["days_out_of_compliance"])
+        extra: dict[str, Any] = {}         # numbers stay numbers in the .xlsx; empty where they do not apply
+        if isinstance(v.evidence.get("longest_gap_days"), (int, float)):
+            extra["最长间隔(天)"] = v.evidence["longest_gap_days"]
+        if isinstance(v.evidence.get("days_out_of_compliance"), (int, float)) and v.status is Status.MISSED:
+            extra["未达标天数"] = v.evidence["days_out_of_compliance"]
         if v.evidence.get("suspicious_posts"):
-            extra["日期存疑"] = str(len(v.evidence["suspicious_posts"]))
+            extra["日期存疑"] = len(v.evidence["suspicious_posts"])
         rows.append(ReportRow(
             unit_id=v.unit_id, unit_name=unit.name if unit else v.unit_id,
             category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),
             rule=rule_label(v.rule), status=v.status, count=v.count, required=v.required,
             last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
             last_post_date=str(last.get("published") or "")[:10], reason=v.reason,
-            streak=streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, extra=extra))
+            streak=streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, extra=extra,
+            score=table.points(v.rule, v.status) if table is not None and v.status in (Status.MET, Status.MISSED)
+            else None))
     from .evidence import availability, findings_for_period
 
     findings = findings_for_period(rt.store, rt.registry, period)

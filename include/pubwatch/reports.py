@@ -40,7 +40,7 @@ class ReportRow:
     reason: str = ""
     streak: int = 0
     score: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)   # numbers stay numbers
 
     @property
     def status_label(self) -> str:
@@ -332,14 +332,15 @@ def _extra_keys(rows: Sequence[ReportRow]) -> list[str]:
 def _row_values(r: ReportRow, extra_keys: Sequence[str]) -> list[Any]:
     return [r.unit_name, r.category, r.channel, r.rule, r.status_label, r.count, r.required,
             r.last_post_date, r.last_post_title, r.last_post_url, r.reason, r.streak or None, r.score,
-            *[r.extra.get(k, "") for k in extra_keys]]
+            *[r.extra.get(k) for k in extra_keys]]
 
 
 def _set_value(cell, value: Any) -> None:
     """Write a value; text always stays text (a crawled "=HYPERLINK(...)" never becomes a formula)."""
     if isinstance(value, str):
-        cell.value = clean(value)
-        cell.data_type = "s"
+        cell.value = clean(value) or None       # nothing to say: an empty cell, not ""
+        if cell.value is not None:
+            cell.data_type = "s"
     else:
         cell.value = value
 
