@@ -136,15 +136,17 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
         out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     out["lines"].extend(e.skipped_line for e in rt.registry.errors)   # never silently absent
-    # Weeks before the closed one that were never evaluated (a new install, a gap in runs): evaluate
-    # them now from the stored posts, so streaks and escalation see the unit's real history.
+    # Weeks before the closed one that were never evaluated (a new install, a gap in runs) — or that
+    # were, while a unit could not be verified (its site down on the first run, a crawl killed): evaluate
+    # those units now from the stored posts, so streaks and escalation see the unit's real history.
     lookback = int(rt.policies.setting("escalate_after") or 2) + 2
     earlier = wk["closed"]
     for _ in range(lookback):
         earlier = earlier.previous()
-        if not rt.store.has_evaluations(earlier.key, [u.id for u in units]):
-            evaluate_period(rt.store, units, earlier, as_of=wk["as_of"], policies=rt.policies,
-                            calendar=rt.calendar)
+        todo = unsettled_units(rt, units, earlier)
+        if todo:
+            evaluate_period(rt.store, todo, earlier, as_of=latest_as_of(rt, earlier, wk["as_of"]),
+                            policies=rt.policies, calendar=rt.calendar)
     # Months too: quotas and their early warnings (the current month, and the one just closed).
     month = Period.month_of(wk["as_of"])
     for name, period in (("month", month), ("closed_month", month.previous())):
@@ -154,6 +156,20 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
+
+
+SETTLED = frozenset({Status.MET.value, Status.MISSED.value, Status.EXEMPT.value})
+
+
+def unsettled_units(rt: Runtime, units: Sequence[Any], period: Period) -> list[Any]:
+    """The units whose weekly verdicts for the closed `period` are missing or not final (无法核实, or an
+    open week's 预警/待定 left by a gap in runs): the ones worth evaluating again."""
+    history = rt.store.status_history([u.id for u in units], [period.key], "weekly")
+    known: dict[str, bool] = {}
+    for (unit_id, _channel), by_period in history.items():
+        status = by_period.get(period.key)
+        known[unit_id] = known.get(unit_id, True) and status in SETTLED
+    return [u for u in units if not known.get(u.id, False)]
 
 
 def latest_as_of(rt: Runtime, period: Period, as_of: datetime) -> datetime:
