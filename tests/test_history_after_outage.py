@@ -62,7 +62,7 @@ def test_earlier_weeks_unknown_on_the_first_run_are_settled_when_the_site_is_bac
         assert _weekly(rt, "czj", "2026-W43") == {"portal": "met", "wechat": "met"}
         assert streaks(rt.store, [rt.registry.unit("czj")], W46)[("czj", "portal")] == 3
         result = jobs.notify_week(rt, TEST_AS_OF, send=False, run_id="r2")
-        assert "czj/2026-W46/escalation/outbox" in result["sent"]
+        assert "czj/2026-W46/escalation/outbox" in result["previewed"]
     finally:
         rt.close()
 
