@@ -158,6 +158,13 @@ def test_summary_lists_unconfirmed_notices_for_a_person_to_decide():
     assert "发送结果不明" not in render("summary", summary_ctx(summary_report()), strict=True).text
 
 
+def test_group_robot_summary_promises_no_attachment():
+    """A group robot message has no attachment: it must not say 见附件 (#16.4)."""
+    out = render("summary", summary_ctx(summary_report()), strict=True)
+    assert "附件" not in out.markdown.replace("已随邮件发给督查人员", "")
+    assert "已随邮件发给督查人员" in out.markdown and "见附件" in out.text     # the e-mail keeps its attachments
+
+
 def test_summary_carries_the_calendar_warning():
     warn = "2027年节假日安排尚未录入: 暂按《全国年节及纪念日放假办法》推算(不含调休)"
     out = render("summary", summary_ctx(summary_report(), calendar_warnings=[warn]), strict=True)
