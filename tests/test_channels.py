@@ -529,7 +529,7 @@ def test_email_over_tls(self_signed, mode):
 # ----- the channel kind seam --------------------------------------------------------------------
 def test_a_new_channel_kind_is_one_class(tmp_path):
     """A kind declared once is known to the factory, the board's labels and the dispatcher's reach."""
-    from pubwatch.board import _channel_label
+    from pubwatch.notices.channels import channel_label as _channel_label
     from pubwatch.notices.channels import Channel, ChannelOptions, channel_kinds
 
     class SmsOptions(ChannelOptions):

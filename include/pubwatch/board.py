@@ -15,7 +15,6 @@ tens of milliseconds on SQLite (bench/bench_board.py).
 """
 from __future__ import annotations
 
-import re
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,12 +28,14 @@ from markupsafe import Markup
 from . import config
 from .circular import rule_label
 from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
+from .notices.channels import channel_label
 from .notices.ledger import kind_label
 from .periods import Period
 from .registry import CATEGORIES, COLUMN_TYPES, Registry, Unit
 from .rules import streak as streak_of
 from .store import Store
 from .types import CHANNEL_LABELS, CHANNELS, OUTCOME_LABELS, STATUS_LABELS, TZ, Outcome, Status
+from .text import strip_bidi
 from .urls import http_url
 
 WEEKLY = "weekly"
@@ -444,7 +445,7 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
                               a.outcome in (Outcome.OK.value, Outcome.NOT_MODIFIED.value), a.http_status,
                               a.message or "", a.items_found, a.items_new) for a in attempts[:LIST_LIMIT]],
         notices=[NoticeLine(n.period, kind_label(n.kind),
-                            _channel_label(n.channel), n.status, _notice_status_label(n.status),
+                            channel_label(n.channel), n.status, _notice_status_label(n.status),
                             n.subject, local(n.sent_at), local(n.updated_at), n.last_error) for n in notices],
         evaluations=evaluations, score=mv.rows[0].score if mv.rows else None,
         range_label=f"{weeks[0].start:%Y年%m月%d日} — {weeks[-1].end:%Y年%m月%d日}",
@@ -556,7 +557,6 @@ def _fmt_score(value: float | None) -> str:
     return f"{value:+g}" if value else "0"
 
 
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 
 
 def _finalize(value: Any) -> Any:
@@ -564,7 +564,7 @@ def _finalize(value: Any) -> Any:
     title must not visually reorder the page), before autoescaping."""
     if not isinstance(value, str):
         return value
-    cleaned = _BIDI_CONTROLS.sub("", value)
+    cleaned = strip_bidi(value)
     return Markup(cleaned) if isinstance(value, Markup) else cleaned     # a macro's markup stays markup
 
 
@@ -585,11 +585,3 @@ def render(template: str, *, root: str = "", **context: Any) -> str:
     """Render a board page. `root` is the URL prefix the board is mounted at (e.g. "/pubwatch")."""
     return _env().get_template(template).render(root=root.rstrip("/"),
                                                  generated_at=datetime.now(TZ), **context)
-
-
-def _channel_label(kind: str) -> str:
-    """A notice channel's Chinese label, as its class declares it."""
-    from .notices.channels import channel_kinds
-
-    cls = channel_kinds().get(kind)
-    return cls.label if cls is not None else kind

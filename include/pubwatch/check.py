@@ -50,9 +50,7 @@ def run_checks(registry_path: str | Path | None = None, policies_path: str | Pat
     try:
         registry = load_registry(reg_path)
     except YamlFileError as exc:
-        where = exc.path + (f":{exc.line}" if exc.line is not None else "") + \
-            (f":{exc.column}" if exc.column is not None else "")
-        problems.append(Problem(where, "", str(exc).split(": ", 1)[-1]))
+        problems.append(Problem(exc.where, "", exc.message))
     except (OSError, ValueError) as exc:
         problems.append(Problem(str(reg_path), "", str(exc)))
     if registry is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from .registry import Unit
 from .sources import CrawlContext, make_source
 from .store import Store
 from .types import CHANNEL_LABELS, COVERS_ALL, OUTCOME_LABELS, TZ, Outcome, SourceResult
+from .text import clean_text
 from .urls import http_url
 
 log = logging.getLogger(__name__)
@@ -176,19 +176,6 @@ def _crawl_source(store: Store, unit: Unit, cfg: Any, *, fetcher: Any, now: date
              len(result.items), new, result.requests, result.message)
     return SourceOutcome(cfg.id, cfg.channel, cfg.name, result.outcome.value, result.message,
                          len(result.items), new, result.requests)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-
-
-def clean_text(value: str | None) -> str:
-    """Crawled text as it may be stored and shown: no NUL or other control characters, no bidi
-    overrides (a title must not reorder a page), line breaks and tabs folded into spaces."""
-    if not value:
-        return ""
-    text = _BIDI.sub("", _CONTROL.sub("", str(value)))
-    return " ".join(text.split())
 
 
 def clean_result(result: SourceResult) -> SourceResult:

@@ -342,18 +342,16 @@ def notify_early_warnings(rt: Runtime, as_of: datetime, *, send: bool,
 
 def unconfirmed_notices(rt: Runtime) -> list[dict[str, Any]]:
     """Notices that may or may not have arrived, for the supervisors: id, unit, kind, channel."""
-    from .notices.channels import channel_kinds
+    from .notices.channels import channel_label
     from .notices.ledger import Ledger, kind_label
 
-    kinds = channel_kinds()
     names = {u.id: u.name for u in rt.registry.units}
     out = []
     for n in Ledger(rt.store).unconfirmed():
-        kind_cls = kinds.get(n.channel)
         out.append({"id": n.id, "unit_id": n.unit_id, "unit_name": names.get(n.unit_id, "政务公开办" if n.unit_id.startswith("_")
                                                                            else n.unit_id),
                     "period": n.period, "kind": n.kind, "kind_label": kind_label(n.kind),
-                    "channel": n.channel, "channel_label": kind_cls.label if kind_cls else n.channel,
+                    "channel": n.channel, "channel_label": channel_label(n.channel),
                     "subject": n.subject, "error": n.last_error})
     return out
 

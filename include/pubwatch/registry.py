@@ -302,11 +302,8 @@ def parse_unit(raw: Any, index: int) -> Unit:
     if category not in CATEGORIES:
         raise RegistryError(uid, "category", f"应为 {', '.join(CATEGORIES)} 之一: {category!r}")
     start = raw.get("start_date")
-    if start is not None and not isinstance(start, date):
-        try:
-            start = date.fromisoformat(str(start))
-        except ValueError:
-            raise RegistryError(uid, "start_date", f"日期格式应为 YYYY-MM-DD: {start!r}") from None
+    if start is not None:
+        start = _day(uid, "start_date", start)
     contacts_raw = raw.get("contacts")
     if not isinstance(contacts_raw, dict):
         raise RegistryError(uid, "contacts", "缺少联系人 (leader 分管领导, staff 信息员)")

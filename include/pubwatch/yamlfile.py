@@ -20,9 +20,9 @@ class YamlFileError(ValueError):
     """A YAML file that cannot be used; the message names the file (and line:column when known)."""
 
     def __init__(self, path: str | Path, message: str, line: int | None = None, column: int | None = None):
-        self.path, self.line, self.column = str(path), line, column
-        where = self.path + (f":{line}" if line is not None else "") + (f":{column}" if column is not None else "")
-        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.column, self.message = str(path), line, column, message
+        self.where = self.path + (f":{line}" if line is not None else "") + (f":{column}" if column is not None else "")
+        super().__init__(f"{self.where}: {message}")
 
 
 class _LimitedLoader(yaml.SafeLoader):

@@ -26,6 +26,12 @@ def channel_kinds() -> dict[str, type[Channel]]:
     return Channel.kinds()
 
 
+def channel_label(kind: str) -> str:
+    """A channel's Chinese label as its class declares it (the kind itself when unknown)."""
+    cls = Channel.kinds().get(kind)
+    return cls.label if cls is not None else kind
+
+
 def channel_from_config(kind: str, conf: Mapping[str, Any] | None) -> Channel:
     """Build a channel of `kind` from connection-like settings {host, port, login, password, schema,
     extra}; ValueError names the bad field (never its value)."""
@@ -33,5 +39,5 @@ def channel_from_config(kind: str, conf: Mapping[str, Any] | None) -> Channel:
 
 
 __all__ = ["Message", "DeliveryError", "Channel", "ChannelOptions", "EmailChannel", "WeComRobotChannel",
-           "DingTalkRobotChannel", "OutboxChannel", "channel_kinds", "channel_from_config", "mask_url", "scrub",
+           "DingTalkRobotChannel", "OutboxChannel", "channel_kinds", "channel_label", "channel_from_config", "mask_url", "scrub",
            "split_lines", "numbered_parts", "valid_mobiles", "utf8_len"]
