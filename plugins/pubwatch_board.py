@@ -265,7 +265,7 @@ def _period(key: str, status_code: int = 404):
 
 def _generate(period_key: str, fmt: str) -> bytes:
     """Write the period's circular file on demand (into a private temp dir) and return its bytes."""
-    from pubwatch.circular import write_period_files
+    from pubwatch.circular import NotEvaluated, require_final_evaluation, write_period_files
     from pubwatch.jobs import Runtime
 
     from pubwatch.periods import Period
@@ -273,11 +273,10 @@ def _generate(period_key: str, fmt: str) -> bytes:
     rt = Runtime(db_url=resources.db_url())
     try:
         period = Period.parse(period_key)
-        evaluated = rt.store.latest_evaluation_as_of(period.key)
-        if evaluated is None or evaluated < period.end_dt:
-            raise HTTPException(status_code=409, detail=(
-                f"{period.label}尚未在本期结束后评估, 不能生成通报。请等待每周任务运行, 或由管理员执行 "
-                f"pubwatch evaluate --period {period.key}"))
+        try:
+            require_final_evaluation(rt.store, period)
+        except NotEvaluated as exc:
+            raise HTTPException(status_code=409, detail=f"{exc} (每周任务运行后即可下载)") from None
         with tempfile.TemporaryDirectory(prefix="pubwatch-board-") as tmp:
             target = Path(tmp) / f"pubwatch-{period_key}.{fmt}"
             try:

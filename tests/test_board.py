@@ -356,7 +356,7 @@ def test_board_query_parameters_never_answer_500(logged_in):
 def test_download_generates_the_file_on_demand(logged_in, seeded):
     store, registry, weeks = seeded
     early = logged_in.get("/period/2026-W46/download.docx")     # seeded verdicts were saved mid-week
-    assert early.status_code == 409 and "尚未在本期结束后评估" in early.text
+    assert early.status_code == 409 and "本期结束之前" in early.text and "pubwatch evaluate" in early.text
     after = datetime(2026, 11, 16, 9, 0, tzinfo=TZ)                # the Monday after 2026-W46
     store.save_verdicts([Verdict("czj", "portal", "2026-W46", "weekly", Status.MISSED, reason="未达标")], as_of=after)
     for fmt in ("xlsx", "docx"):

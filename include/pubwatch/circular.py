@@ -31,6 +31,22 @@ def rule_sentences(verdicts: Sequence[Verdict]) -> list[str]:
     return [found[k] for k in sorted(found)]
 
 
+class NotEvaluated(ValueError):
+    """A period whose circular must not be written yet: never evaluated, or only before it ended
+    (every unit would read as 达标 or 进行中). The message tells the clerk what to run."""
+
+
+def require_final_evaluation(store, period: Period) -> None:
+    """Raise NotEvaluated unless `period` was evaluated at or after its end."""
+    evaluated = store.latest_evaluation_as_of(period.key)
+    if evaluated is not None and evaluated >= period.end_dt:
+        return
+    state = ("尚未评估" if evaluated is None else
+             f"只在 {evaluated.astimezone(TZ):%Y-%m-%d %H:%M} (本期结束之前) 评估过")
+    raise NotEvaluated(f"{period.label}{state}, 不能据此生成通报 (否则会把未核实的单位写成达标)。"
+                       f"请在该期结束后评估: pubwatch evaluate --period {period.key}")
+
+
 def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None = None):
     from .evaluate import streaks
     from .reports import PeriodReport, ReportRow

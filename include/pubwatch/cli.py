@@ -145,20 +145,17 @@ def _print_as_known(rt, args, as_of: datetime) -> int:
 def _cmd_report(args) -> int:
     from pathlib import Path
 
-    from .circular import write_period_files
+    from .circular import NotEvaluated, require_final_evaluation, write_period_files
     from .jobs import Runtime
     from .periods import Period
-    from .types import TZ
 
     period = Period.parse(args.period)
     rt = Runtime(args.db_url, args.registry)
     try:
-        evaluated = rt.store.latest_evaluation_as_of(period.key)
-        if evaluated is None or evaluated < period.end_dt:
-            state = ("尚未评估" if evaluated is None else
-                     f"只在 {evaluated.astimezone(TZ):%Y-%m-%d %H:%M} (本期结束之前) 评估过")
-            print(f"错误: {period.label} {state}, 不能据此生成通报 (否则会把未核实的单位写成达标)。"
-                  f"请先在该期结束后评估: pubwatch evaluate --period {period.key}", file=sys.stderr)
+        try:
+            require_final_evaluation(rt.store, period)
+        except NotEvaluated as exc:
+            print(f"错误: {exc}", file=sys.stderr)
             return 1
         paths = write_period_files(rt, period.key, formats=[args.format], out=Path(args.out) if args.out else None)
     finally:
