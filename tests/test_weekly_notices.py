@@ -105,3 +105,19 @@ def test_a_backfill_without_send_stores_previews_never_sent(crawled):
     rows = Ledger(crawled.store).rows(period="2026-W46")
     assert rows and {r.status for r in rows} == {PREVIEW} and all(r.sent_at is None for r in rows)
     assert STATUS_LABELS[PREVIEW] == "仅预览(未发送)"
+
+
+def test_the_summary_lists_the_notices_this_run_left_unconfirmed(crawled, servers):
+    """A robot answers 502 (the message may have been posted): the supervisors' summary of the same
+    run must already ask a person to confirm or resend those notices."""
+    inbox, smtp, wecom, ding = servers
+    wecom.default = (502, {"errcode": -1, "errmsg": "bad gateway"})
+    result = jobs.notify_week(crawled, TEST_AS_OF, send=True, channel_configs=configs(smtp, wecom, ding), run_id="r1")
+    unit_unconfirmed = [u for u in result["unconfirmed"] if not u.startswith("_office/")]
+    assert unit_unconfirmed
+    [summary] = [m for _, subject, m in inbox.messages if "汇总" in subject or "监测" in subject][-1:]
+    body = "".join(p.get_payload(decode=True).decode(p.get_content_charset() or "utf-8")
+                   for p in summary.walk() if p.get_content_type() == "text/plain")
+    assert "发送结果不明的通知" in body
+    ids = {n.id for n in Ledger(crawled.store).unconfirmed() if n.unit_id != "_office"}
+    assert ids and all(f"编号{i}" in body for i in ids)

@@ -277,10 +277,14 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
         period = closed if p.period == closed.key else current
         p.ctx["period_label"] = period.label
         p.ctx["deadline"] = wk["reminder_day"] if p.kind == "reminder" else period.end
-    if not unit_ids:   # the supervisors' summary belongs to a full run
+    ledger = Ledger(rt.store)
+    weekly = deliver(ledger, planned, channels, render=render, make_message=_make_message, run_id=run_id).as_dict()
+    result = {k: result[k] + weekly[k] for k in result}
+    if not unit_ids:   # the supervisors' summary belongs to a full run — after the units' notices, so that
+        # it lists the ones this very run left unconfirmed
         report = build_period_report(rt, closed.key, closed_v)
         files = [Path(p) for p in attachments] if attachments else write_period_files(rt, closed.key)
-        planned.append(PlannedNotice(
+        summary = [PlannedNotice(
             OFFICE, closed.key, "summary", [], [], attachments=files,
             to_emails=list(office.get("supervisors") or []),
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
@@ -288,10 +292,11 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
                  "unknown_rows": report.unknown_rows, "findings": report.findings,
                  "unconfirmed": unconfirmed_notices(rt),
                  "skipped_units": [e.skipped_line for e in registry.errors],
-                 "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())}))
-    weekly = deliver(Ledger(rt.store), planned, channels, render=render, make_message=_make_message,
-                     run_id=run_id).as_dict()
-    return {k: result[k] + weekly[k] for k in result}
+                 "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())})]
+        weekly = deliver(ledger, summary, channels, render=render, make_message=_make_message,
+                         run_id=run_id).as_dict()
+        result = {k: result[k] + weekly[k] for k in result}
+    return result
 
 
 def _deliver_early_warnings(rt: Runtime, wk: dict[str, Any], selected: set[str], base_ctx: dict[str, Any],
