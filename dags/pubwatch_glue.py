@@ -312,11 +312,12 @@ def periodic_for_run(context: dict) -> dict:
 
 
 def circular_for_run(context: dict, evaluation: dict) -> list[str]:
-    from pubwatch.circular import write_period_files
+    from pubwatch.periods import Period
+    from pubwatch.report_data import write_period_files
 
     rt = runtime()
     try:
-        paths = write_period_files(rt, evaluation["closed"]["period"])
+        paths = write_period_files(rt.store, rt.registry, rt.policies, Period.parse(evaluation["closed"]["period"]))
     finally:
         rt.close()
     for p in paths:
@@ -361,10 +362,13 @@ def probe_for_run(context: dict, unit: dict) -> dict:
     if _historic(context):
         return {**unit, "skipped": True, "probes": 0, "failures": 0}
     rt = runtime()
+    fetcher = rt.fetcher()
     try:
         now = logical_time(context) if simulated_clock() else None
-        result = evidence.probe(rt, unit["unit_id"], now=now, run_id=context["dag_run"].run_id)
+        result = evidence.probe(rt.store, rt.registry, fetcher, unit["unit_id"], now=now,
+                                run_id=context["dag_run"].run_id)
     finally:
+        fetcher.close()
         rt.close()
     for r in result["results"]:
         if r["outcome"] != "ok":

@@ -265,10 +265,9 @@ def _period(key: str, status_code: int = 404):
 
 def _generate(period_key: str, fmt: str) -> bytes:
     """Write the period's circular file on demand (into a private temp dir) and return its bytes."""
-    from pubwatch.circular import NotEvaluated, require_final_evaluation, write_period_files
     from pubwatch.jobs import Runtime
-
     from pubwatch.periods import Period
+    from pubwatch.report_data import NotEvaluated, require_final_evaluation, write_period_files
 
     rt = Runtime(db_url=resources.db_url())
     try:
@@ -280,7 +279,7 @@ def _generate(period_key: str, fmt: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix="pubwatch-board-") as tmp:
             target = Path(tmp) / f"pubwatch-{period_key}.{fmt}"
             try:
-                (path,) = write_period_files(rt, period_key, formats=(fmt,), out=target)
+                (path,) = write_period_files(rt.store, rt.registry, rt.policies, period, formats=(fmt,), out=target)
             except ImportError as exc:   # the report writer is not installed in this deployment
                 log.error("通报文件生成失败 (report writer unavailable): %s", exc)
                 raise HTTPException(status_code=503, detail="通报文件生成模块不可用, 请联系管理员") from None

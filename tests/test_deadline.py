@@ -2,7 +2,7 @@
 (departments) / 31 March (the county government), judged in the year, honest about reads."""
 import pytest
 
-from pubwatch import circular, rules
+from pubwatch import report_data, rules
 from pubwatch.notices import render
 from pubwatch.periods import Period
 from pubwatch.rules import Policies, PolicyError
@@ -137,8 +137,8 @@ def test_options_are_validated():
 
 def test_circular_and_notices_speak_of_the_report():
     v = judge([], reads(at(2027, 2, 1, 7)), at(2027, 2, 2))
-    assert circular.rule_label(RULE) == "政府信息公开工作年度报告按期公开"
-    assert circular.rule_sentences([v]) == ["政府信息公开工作年度报告应于每年1月31日前向社会公布"]
+    assert report_data.rule_label(RULE) == "政府信息公开工作年度报告按期公开"
+    assert report_data.rule_sentences([v]) == ["政府信息公开工作年度报告应于每年1月31日前向社会公布"]
     item = render.verdict_item(v)
     assert item["rule_label"] == "政府信息公开工作年度报告按期公开"
     assert item["ask"] == "政府信息公开工作年度报告应于2027年01月31日前向社会公布，实际逾期未公布"

@@ -453,12 +453,14 @@ def test_probe_job_and_glue_record_one_probe_per_column(db_url, site, tmp_path, 
     path = tmp_path / "units.yaml"
     path.write_text(REGISTRY_YAML.format(up=site.url("/up/"), down=site.url("/down/")), encoding="utf-8")
     rt = Runtime(db_url=db_url, registry_path=str(path))
+    fetcher = rt.fetcher()
     try:
-        out = evidence.probe(rt, "jyj", now=at(17, 10))
+        out = evidence.probe(rt.store, rt.registry, fetcher, "jyj", now=at(17, 10))
         assert (out["probes"], out["failures"]) == (2, 1)
         assert {r["source_id"]: r["outcome"] for r in out["results"]} == {
             "jyj.portal.gzdt": "ok", "jyj.portal.tzgg": "http_error"}
     finally:
+        fetcher.close()
         rt.close()
 
     monkeypatch.setenv("PUBWATCH_DB_URL", db_url)

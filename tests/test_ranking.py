@@ -13,7 +13,8 @@ def test_periods_within_a_quarter():
 
 
 def test_ranking_by_category_with_totals(demo_runtime, tmp_path):
-    result = ranking(demo_runtime, "2026-11")
+    result = ranking(demo_runtime.store, demo_runtime.registry.units, demo_runtime.policies,
+                     Period.parse("2026-11"))
     rows = result["rows"]
     depts = [r for r in rows if r["category"] == "department"]
     towns = [r for r in rows if r["category"] == "town"]
@@ -72,8 +73,7 @@ def test_a_silence_across_a_month_end_ranks_once(sqlite_url):
             store.save_verdicts(vs, as_of=as_of)
         statuses = {key: [v.status for v in store.verdicts(key)] for key in ("2026-10", "2026-11", "2026-12")}
         assert statuses == {"2026-10": [Status.MISSED], "2026-11": [Status.MET], "2026-12": [Status.MET]}
-        rt = SimpleNamespace(registry=SimpleNamespace(units=[unit]), store=store, policies=policies)
-        row = ranking(rt, "2026-Q4")["rows"][0]
+        row = ranking(store, [unit], policies, Period.parse("2026-Q4"))["rows"][0]
         assert (row["unit_id"], row["score"], row["verdicts"]) == ("u", -1.0, 3)
     finally:
         store.close()

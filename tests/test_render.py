@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pubwatch.notices.render import KINDS, kinds_and_parts, md_escape, md_link, render, safe_url
 from pubwatch.registry import parse_unit
-from pubwatch.reports import PeriodReport, ReportRow
+from pubwatch.documents import PeriodReport, ReportRow
 from pubwatch.types import TZ, Status, Verdict
 
 OFFICE = {"name": "某某县人民政府办公室", "short": "县政务公开办", "phone": "0550-1234567",

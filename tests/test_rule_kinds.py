@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from pubwatch import circular, rules
+from pubwatch import report_data, rules
 from pubwatch.notices import render
 from pubwatch.registry import COLUMN_TYPES
 from pubwatch.rules import Policies, PolicyError, evaluate_unit
@@ -73,10 +73,10 @@ def test_a_kind_defined_in_one_class_is_available_by_name(title_kind):
 def test_circular_board_and_notices_use_the_kinds_own_words(title_kind):
     v = Verdict("jyj", PORTAL, "2026-W47", "title_word_test", Status.MISSED, count=0, required=2,
                 reason="本周含关键词发文0篇", deadline=W47.end)
-    assert circular.rule_label(v.rule) == "标题关键词发文"
+    assert report_data.rule_label(v.rule) == "标题关键词发文"
     assert render.rule_label(v.rule) == "标题关键词发文"
     weekly = Verdict("jyj", PORTAL, "2026-W47", "weekly", Status.MISSED, count=0, required=1, reason="")
-    assert circular.rule_sentences([v, weekly]) == ["原则上一个星期不低于一条工作动态", "每周至少发布2条含关键词的信息"]
+    assert report_data.rule_sentences([v, weekly]) == ["原则上一个星期不低于一条工作动态", "每周至少发布2条含关键词的信息"]
     item = render.verdict_item(v)
     assert item["rule_label"] == "标题关键词发文"
     assert item["ask"] == "应发布含关键词的信息不少于2条，实际0条"
@@ -89,7 +89,7 @@ def test_a_kind_name_cannot_be_claimed_twice(title_kind):
 
 
 def test_shipped_kinds_keep_their_labels_and_sentences():
-    labels = {r: circular.rule_label(r) for r in ("weekly", "monthly_quota", "rolling_window", "max_gap",
+    labels = {r: report_data.rule_label(r) for r in ("weekly", "monthly_quota", "rolling_window", "max_gap",
                                                    "staleness:wechat", "staleness:news", "staleness:notice",
                                                    "topic_quota:tpgj", "no_such_rule")}
     assert labels == {"weekly": "每周更新", "monthly_quota": "月度报送数量", "rolling_window": "连续未更新天数",
@@ -106,7 +106,7 @@ def test_shipped_kinds_keep_their_labels_and_sentences():
           Verdict("u", PORTAL, "2026-11", "topic_quota:tpgj", Status.MISSED, count=0, required=1, reason=""),
           Verdict("u", "unit", "2026-11", "monthly_quota", Status.MISSED, count=0, required=10, reason=""),
           Verdict("u", PORTAL, "2026-W47", "weekly", Status.MISSED, count=0, required=1, reason="")]
-    assert circular.rule_sentences(vs) == ["原则上一个星期不低于一条工作动态", "每月至少报送规定条数的信息",
+    assert report_data.rule_sentences(vs) == ["原则上一个星期不低于一条工作动态", "每月至少报送规定条数的信息",
                                            "保证每10个工作日内都能更新信息", "监测时间点前14天内应有信息更新",
                                            "更新间隔时间不得超过14天"]
 

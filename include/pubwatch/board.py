@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from markupsafe import Markup
 
 from . import config
-from .circular import rule_label
+from .report_data import rule_label
 from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
 from .notices.channels import channel_label
 from .notices.ledger import kind_label

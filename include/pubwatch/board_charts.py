@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, Sequence
 
 from .periods import Period
@@ -113,7 +112,7 @@ def ranking_bars(store: Any, registry: Registry, policies: Any, period: Period) 
     """Scores by category for a month or quarter, best first (as `pubwatch ranking` prints them)."""
     from .ranking import ranking
 
-    result = ranking(SimpleNamespace(store=store, registry=registry, policies=policies), period.key)
+    result = ranking(store, registry.units, policies, period)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in result["rows"]:
         grouped[row["category_label"]].append(row)

@@ -105,7 +105,7 @@ def _cmd_evaluate(args) -> int:
         from .ranking import ranking
 
         print()
-        _print_ranking(ranking(rt, period.key), "得分与分类排名 (含期内各周、各月结果)")
+        _print_ranking(ranking(rt.store, rt.registry.units, rt.policies, period), "得分与分类排名 (含期内各周、各月结果)")
     return 0
 
 
@@ -145,7 +145,7 @@ def _print_as_known(rt, args, as_of: datetime) -> int:
 def _cmd_report(args) -> int:
     from pathlib import Path
 
-    from .circular import NotEvaluated, require_final_evaluation, write_period_files
+    from .report_data import NotEvaluated, require_final_evaluation, write_period_files
     from .jobs import Runtime
     from .periods import Period
 
@@ -157,7 +157,8 @@ def _cmd_report(args) -> int:
         except NotEvaluated as exc:
             print(f"错误: {exc}", file=sys.stderr)
             return 1
-        paths = write_period_files(rt, period.key, formats=[args.format], out=Path(args.out) if args.out else None)
+        paths = write_period_files(rt.store, rt.registry, rt.policies, period, formats=[args.format],
+                                   out=Path(args.out) if args.out else None)
     finally:
         rt.close()
     for p in paths:
@@ -177,8 +178,13 @@ def _cmd_ranking(args) -> int:
     from .jobs import Runtime
     from .ranking import ranking, write_ranking_xlsx
 
+    from .periods import Period
+
     rt = Runtime(args.db_url, args.registry)
-    result = ranking(rt, args.period)
+    try:
+        result = ranking(rt.store, rt.registry.units, rt.policies, Period.parse(args.period))
+    finally:
+        rt.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

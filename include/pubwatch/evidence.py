@@ -356,14 +356,13 @@ def classify_attempt(outcome: str, http_status: int | None) -> str | None:
     return None                                   # stale, source/config errors, still running
 
 
-def availability(store: Store, unit_ids: Sequence[str], period: Period | str,
+def availability(store: Store, unit_ids: Sequence[str], period: Period,
                  settings: EvidenceSettings | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """{unit_id: {source_id: {"probes", "failures", "share", "problem", "blocked", ...}}} over the period.
 
     Counts probes and crawl attempts of portal columns. "probes" is every attempt in which the site
     answered or failed to; blocked attempts are answered (the site is up) and also counted apart."""
     settings = settings or EvidenceSettings()
-    period = Period.parse(period) if isinstance(period, str) else period
     out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     if not unit_ids:
         return {}
@@ -389,12 +388,11 @@ def availability(store: Store, unit_ids: Sequence[str], period: Period | str,
 
 
 # ============================================================================ the period's findings
-def findings_for_period(store: Store, registry: Registry, period: Period | str,
+def findings_for_period(store: Store, registry: Registry, period: Period,
                         settings: EvidenceSettings | None = None) -> list[dict[str, Any]]:
     """Every finding of the period, for the weekly summary, the board and the circular:
     [{"unit_id", "unit_name", "kind", "detail" (Chinese), "evidence"}], by unit then kind."""
     settings = settings or EvidenceSettings.from_registry(registry)
-    period = Period.parse(period) if isinstance(period, str) else period
     units = {u.id: u for u in registry.units}
     ids = list(units)
     out = []
@@ -469,18 +467,12 @@ def _availability_detail(unit_name: str, column: str, st: dict[str, Any], settin
 
 
 # ============================================================================ job step
-def probe(rt: Any, unit_id: str, now: datetime | None = None, run_id: str | None = None,
-          fetcher: Any = None) -> dict[str, Any]:
-    """The DAG/CLI step: probe one unit's portal columns with the registry's fetch settings."""
-    unit = rt.registry.unit(unit_id)
-    settings = EvidenceSettings.from_registry(rt.registry)
-    own = fetcher is None
-    fetcher = fetcher or rt.fetcher()
-    try:
-        results = probe_unit(rt.store, unit, fetcher, now=now, settings=settings, run_id=run_id)
-    finally:
-        if own:
-            fetcher.close()
+def probe(store: Store, registry: Any, fetcher: Any, unit_id: str, now: datetime | None = None,
+          run_id: str | None = None) -> dict[str, Any]:
+    """The DAG/CLI step: probe one unit's portal columns with `fetcher` (the caller owns it)."""
+    unit = registry.unit(unit_id)
+    settings = EvidenceSettings.from_registry(registry)
+    results = probe_unit(store, unit, fetcher, now=now, settings=settings, run_id=run_id)
     failed = [r for r in results if classify_attempt(r["outcome"], r["http_status"]) == "failure"]
     return {"unit_id": unit.id, "unit_name": unit.name, "probes": len(results), "failures": len(failed),
             "results": results}

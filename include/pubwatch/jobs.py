@@ -246,7 +246,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
                 attachments: Sequence[str] | None = None) -> dict[str, list[str]]:
     """Plan and deliver the week's notices. The outbox always gets a copy; real channels only if `send`.
     `attachments`: the closed week's circular files if already written (else they are written here)."""
-    from .circular import build_period_report, write_period_files
+    from .report_data import build_period_report, write_period_files
     from .notices.dispatch import OFFICE, PlannedNotice, deliver, plan_unit_notices
     from .notices.ledger import Ledger
     from .notices.render import render
@@ -282,8 +282,9 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     result = {k: result[k] + weekly[k] for k in result}
     if not unit_ids:   # the supervisors' summary belongs to a full run — after the units' notices, so that
         # it lists the ones this very run left unconfirmed
-        report = build_period_report(rt, closed.key, closed_v)
-        files = [Path(p) for p in attachments] if attachments else write_period_files(rt, closed.key)
+        report = build_period_report(rt.store, registry, rt.policies, closed, closed_v, streak=streak_map)
+        files = ([Path(p) for p in attachments] if attachments
+                 else write_period_files(rt.store, registry, rt.policies, closed, report=report))
         summary = [PlannedNotice(
             OFFICE, closed.key, "summary", [], [], attachments=files,
             to_emails=list(office.get("supervisors") or []),
@@ -389,7 +390,7 @@ def _make_message(rendered, notice):
 def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
     """At the start of a month: evaluate the month that closed (and the quarter / year that closed with
     it) from stored posts, and write its circular (.docx/.xlsx) and ranking table (.xlsx)."""
-    from .circular import write_period_files
+    from .report_data import write_period_files
     from .ranking import ranking, write_ranking_xlsx
 
     as_of = plain_datetime(as_of).astimezone(TZ)
@@ -402,8 +403,9 @@ def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
     for period in closed:
         verdicts = evaluate_period(rt.store, rt.registry.units, period, as_of=as_of, policies=rt.policies,
                                    calendar=rt.calendar)
-        files = write_period_files(rt, period.key)
-        files.append(write_ranking_xlsx(ranking(rt, period.key), config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
+        files = write_period_files(rt.store, rt.registry, rt.policies, period)
+        files.append(write_ranking_xlsx(ranking(rt.store, rt.registry.units, rt.policies, period),
+                                        config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
         out["periods"].append({"period": period.key, "label": period.label, "counts": count_statuses(verdicts)})
         out["files"] += [str(f) for f in files]
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import scoring
 from .periods import Period
@@ -33,15 +33,14 @@ def periods_within(period: Period) -> list[Period]:
     return inner
 
 
-def ranking(rt, period_key: str) -> dict[str, Any]:
-    period = Period.parse(period_key)
-    units = rt.registry.units
+def ranking(store, units: Sequence, policies, period: Period) -> dict[str, Any]:
+    """Scores and ranks by category of `units` over `period` (its weeks, months, … included)."""
     verdicts: list[Verdict] = []
     for p in periods_within(period):
-        verdicts.extend(rt.store.verdicts(p.key))
-    scores = scoring.score_units(verdicts, rt.policies)
+        verdicts.extend(store.verdicts(p.key))
+    scores = scoring.score_units(verdicts, policies)
     rows = scoring.rank(units, scores, by_category=True)
-    posts = rt.store.post_facts([u.id for u in units], period.start_dt, period.end_dt)
+    posts = store.post_facts([u.id for u in units], period.start_dt, period.end_dt)
     totals = scoring.post_totals((p for ps in posts.values() for p in ps), units, period.start_dt, period.end_dt)
     for row in rows:
         row["posts"] = totals.get(row["unit_id"], {})

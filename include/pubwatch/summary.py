@@ -6,24 +6,24 @@ from datetime import datetime
 from .types import CHANNEL_LABELS, STATUS_LABELS, Status
 
 
-def weekly_summary_text(rt, as_of: datetime) -> str:
+def weekly_summary_text(store, registry, calendar, as_of: datetime) -> str:
     from .jobs import week_context
     from .notices.ledger import STATUS_LABELS as NOTICE_LABELS
     from .notices.ledger import Ledger
 
-    wk = week_context(as_of, rt.calendar)
-    ledger = Ledger(rt.store)
+    wk = week_context(as_of, calendar)
+    ledger = Ledger(store)
     lines: list[str] = []
     for key in ("closed", "current"):
         period = wk[key]
         title = "上周(已结束, 通报依据)" if key == "closed" else f"本周(截至 {wk['as_of']:%m月%d日 %H:%M})"
         lines.append(f"\n== {period.label} — {title} ==")
-        verdicts = [v for v in rt.store.verdicts(period.key) if v.rule == "weekly"]
+        verdicts = [v for v in store.verdicts(period.key) if v.rule == "weekly"]
         by_unit: dict[str, dict[str, object]] = {}
         for v in verdicts:
             by_unit.setdefault(v.unit_id, {})[v.channel] = v
         counts = {s: 0 for s in Status}
-        for unit in rt.registry.units:
+        for unit in registry.units:
             cells = []
             for ch in ("portal", "wechat"):
                 v = by_unit.get(unit.id, {}).get(ch)
@@ -38,7 +38,7 @@ def weekly_summary_text(rt, as_of: datetime) -> str:
         notices = ledger.rows(period=period.key)
         if notices:
             lines.append(f"  通知 ({len(notices)} 条):")
-            names = {u.id: u.name for u in rt.registry.units}
+            names = {u.id: u.name for u in registry.units}
             for n in notices:
                 who = "督查汇总" if n.unit_id == "_office" else names.get(n.unit_id, n.unit_id)
                 lines.append(f"    {who} · {n.kind} · {n.channel} · {NOTICE_LABELS.get(n.status, n.status)}")

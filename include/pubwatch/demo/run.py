@@ -92,7 +92,7 @@ def main() -> int:
 
         rt = Runtime(env["PUBWATCH_DB_URL"])
         try:
-            print(weekly_summary_text(rt, portal.as_of.astimezone(TZ)))
+            print(weekly_summary_text(rt.store, rt.registry, rt.calendar, portal.as_of.astimezone(TZ)))
             counts = rt.store.counts()
         finally:
             rt.close()

@@ -142,7 +142,7 @@ def status_label(status: Any) -> str:
 
 
 def rule_label(rule: Any) -> str:
-    from ..circular import rule_label as _rule_label
+    from ..report_data import rule_label as _rule_label
 
     return _rule_label(str(rule))
 
@@ -198,7 +198,7 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["period_label"] = ctx.get("period_label") or ctx.get("period_key") or ""
     out["streak"] = int(ctx.get("streak") or 0)
     out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
-    from ..circular import rule_sentences
+    from ..report_data import rule_sentences
 
     verdicts = list(ctx.get("verdicts") or [])
     out["rule_sentences"] = rule_sentences(verdicts) or [rules.kind_of("weekly").sentence]

@@ -10,7 +10,7 @@ A rule kind is one class in its own file under `rules/kinds/`, registered by sub
         def ask(cls, verdict, word): ...                    # what a notice asks of the unit
         def lookback(self, settings, windowed_only): ...    # how far before the period it reads
 
-`kind_of(rule)` finds the class of a verdict's rule name; circular.py, notices/render.py and the
+`kind_of(rule)` finds the class of a verdict's rule name; report_data.py, notices/render.py and the
 board ask it (label, sentence, ask) and keep no list of rule names. Every module in `kinds/` is
 imported by `rules/kinds/__init__.py`, so a new kind needs its file and policies.yaml lines only.
 

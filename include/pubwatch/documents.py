@@ -1,6 +1,6 @@
 """The period's formal circular (通报, .docx) and its full table (.xlsx).
 
-circular.py decides what goes in a report (rows built from verdicts); this module lays it out:
+report_data.py decides what goes in a report (rows built from verdicts); this module lays it out:
 - write_docx: an office circular — red head (office name + red rule), 文号, title, 主送, 总体情况,
   存在的问题 (late units by category), 无法核实的单位 (explicitly not counted as late), 其他发现,
   工作要求, a table of late units, 落款 and date; Chinese fonts set through w:eastAsia.
@@ -56,7 +56,7 @@ class PeriodReport:
     rows: list[ReportRow]
     doc_number: str = ""          # 文号, e.g. "县政务公开办〔2026〕47号"
     findings: list[dict] = field(default_factory=list)   # {unit_name, kind, detail}
-    # The circulars' sentences of the rules judged (circular.rule_sentences); none: the weekly rule's.
+    # The circulars' sentences of the rules judged (report_data.rule_sentences); none: the weekly rule's.
     rule_sentences: list[str] = field(default_factory=list)
 
     @property

@@ -8,7 +8,8 @@ import openpyxl
 import pytest
 from docx.oxml.ns import qn
 
-from pubwatch.reports import PeriodReport, ReportRow, write_docx, write_xlsx
+from pubwatch.documents import PeriodReport, ReportRow, write_docx, write_xlsx
+from pubwatch.periods import Period
 from pubwatch.types import TZ, Status
 
 LABEL = "2026年第47周(11月16日-11月22日)"
@@ -173,11 +174,12 @@ def test_demo_xlsx_numbers_are_numbers_and_empty_where_they_do_not_apply(demo_ru
     import openpyxl
 
     from pubwatch import jobs
-    from pubwatch.circular import write_period_files
+    from pubwatch.report_data import write_period_files
     from tests.conftest import TEST_AS_OF
 
     jobs.evaluate(demo_runtime, "2026-11", as_of=TEST_AS_OF)
-    (path,) = write_period_files(demo_runtime, "2026-11", formats=("xlsx",), out=tmp_path / "m.xlsx")
+    (path,) = write_period_files(demo_runtime.store, demo_runtime.registry, demo_runtime.policies,
+                                 Period.parse("2026-11"), formats=("xlsx",), out=tmp_path / "m.xlsx")
     ws = openpyxl.load_workbook(path)["汇总"]
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, (c.value for c in r))) for r in ws.iter_rows(min_row=2)]

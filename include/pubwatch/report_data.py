@@ -1,6 +1,6 @@
 """Build the period's circular (通报) data from stored verdicts, and write its .docx / .xlsx files.
 
-reports.py lays the documents out; this module decides what goes in them.
+documents.py lays the documents out; this module decides what goes in them.
 """
 from __future__ import annotations
 
@@ -47,18 +47,20 @@ def require_final_evaluation(store, period: Period) -> None:
                        f"请在该期结束后评估: pubwatch evaluate --period {period.key}")
 
 
-def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None = None):
+def build_period_report(store, registry, policies, period: Period,
+                        verdicts: Sequence[Verdict] | None = None, streak: dict | None = None):
+    """The circular's data for `period` from its stored verdicts (or `verdicts`). `streak` (weeks in
+    a row 未达标 per unit and channel) is computed here unless the caller already has it."""
+    from .documents import PeriodReport, ReportRow
     from .evaluate import streaks
-    from .reports import PeriodReport, ReportRow
-
-    period = Period.parse(period_key)
-    verdicts = list(verdicts) if verdicts is not None else rt.store.verdicts(period.key)
     from .scoring import ScoreTable
 
-    units = {u.id: u for u in rt.registry.units}
-    streak = streaks(rt.store, list(units.values()), period) if period.kind == "week" else {}
+    verdicts = list(verdicts) if verdicts is not None else store.verdicts(period.key)
+    units = {u.id: u for u in registry.units}
+    if streak is None:
+        streak = streaks(store, list(units.values()), period) if period.kind == "week" else {}
     try:
-        table = ScoreTable.from_policies(rt.policies)
+        table = ScoreTable.from_policies(policies)
     except Exception:  # noqa: BLE001 - a broken scoring table leaves 得分 empty, the report still goes out
         table = None
     rows = []
@@ -84,9 +86,9 @@ def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None 
             else None))
     from .evidence import availability, findings_for_period
 
-    findings = findings_for_period(rt.store, rt.registry, period)
+    findings = findings_for_period(store, registry, period)
     if period.kind == "week":   # availability as the inspectors measure it, its own column
-        avail = availability(rt.store, list(units), period)
+        avail = availability(store, list(units), period)
         for row in rows:
             unit_avail = avail.get(row.unit_id) or {}
             if row.channel == CHANNEL_LABELS["portal"] and unit_avail:
@@ -97,18 +99,21 @@ def build_period_report(rt, period_key: str, verdicts: Sequence[Verdict] | None 
     for row in rows:
         if row.unit_id in flagged and "日期存疑" not in row.extra:
             row.extra["日期存疑"] = "见“其他发现”"
-    office = rt.registry.settings.get("office") or {}
+    office = registry.settings.get("office") or {}
     number = f"{office.get('short', '县政务公开办')}〔{period.start.year}〕{period.key.split('-W')[-1] if period.kind == 'week' else period.key}号"
     return PeriodReport(office_name=office.get("name", "县人民政府办公室"), period_key=period.key,
                         period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number,
                         findings=findings, rule_sentences=rule_sentences(verdicts))
 
 
-def write_period_files(rt, period_key: str, *, formats: Sequence[str] = ("docx", "xlsx"),
-                       out: Path | None = None) -> list[Path]:
-    from .reports import write_docx, write_xlsx
+def write_period_files(store, registry, policies, period: Period, *,
+                       formats: Sequence[str] = ("docx", "xlsx"), out: Path | None = None,
+                       report=None) -> list[Path]:
+    """Write the circular's files for `period` (its data built unless `report` is given)."""
+    from .documents import write_docx, write_xlsx
 
-    report = build_period_report(rt, period_key)
+    report = report if report is not None else build_period_report(store, registry, policies, period)
+    period_key = period.key
     paths = []
     for fmt in formats:
         target = out if (out and len(formats) == 1) else (out or config.reports_dir()) / f"pubwatch-{period_key}.{fmt}"
