@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Sequence
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from .. import yamlfile
 from ..options import OptionError, Options, check_options
@@ -452,6 +452,16 @@ class SilencePolicy(Policy):
 
     class Options(PolicyOptions):
         warn_lead_days: int | None = Field(3, ge=0, le=MAX_POLICY_INT)   # null: no 预警
+        lead_limit: ClassVar[tuple[str, str] | None] = None   # (field, its words): the lead stays below it
+
+        @model_validator(mode="after")
+        def _lead_below_limit(self) -> "SilencePolicy.Options":
+            if self.lead_limit and self.warn_lead_days is not None:
+                name, words = self.lead_limit
+                if self.warn_lead_days >= getattr(self, name):
+                    raise OptionError("warn_lead_days",
+                                      f"预警提前天数应小于{words} {getattr(self, name)}: {self.warn_lead_days}")
+            return self
     judged_at_period_end = False
 
     def counts_suspicious(self, facts: _Facts) -> bool:

@@ -6,13 +6,13 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ...periods import Period
 from ...types import Status, Verdict
 from ...workdays import WorkCalendar
 from ..engine import EVIDENCE_POSTS, Breach, Finding, _day, _Facts, _gap_stats, _midnight
-from ..policy import OptionError, SilencePolicy
+from ..policy import SilencePolicy
 
 
 def _day_word(ev: dict[str, Any]) -> str:
@@ -37,12 +37,7 @@ class MaxGapPolicy(SilencePolicy, kind="max_gap"):
     class Options(SilencePolicy.Options):
         max_days: int = Field(14, ge=1, le=366)
         working_days: bool = False                      # count working days instead of calendar days
-
-        @model_validator(mode="after")
-        def _lead_below_limit(self) -> "MaxGapPolicy.Options":
-            if self.warn_lead_days is not None and self.warn_lead_days >= self.max_days:
-                raise OptionError("warn_lead_days", f"预警提前天数应小于最长间隔 {self.max_days}: {self.warn_lead_days}")
-            return self
+        lead_limit = ("max_days", "最长间隔")
 
     @property
     def max_days(self) -> int:

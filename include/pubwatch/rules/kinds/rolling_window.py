@@ -5,12 +5,12 @@ from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ...types import Status, Verdict
 from ...workdays import WorkCalendar
 from ..engine import _PERIOD_WORDS, _POST_ORDER, EVIDENCE_POSTS, Breach, Finding, _day, _Facts, _midnight, _post_brief
-from ..policy import MAX_POLICY_INT, OptionError, SilencePolicy
+from ..policy import MAX_POLICY_INT, SilencePolicy
 
 
 def _day_word(ev: dict[str, Any]) -> str:
@@ -34,12 +34,7 @@ class RollingWindowPolicy(SilencePolicy, kind="rolling_window"):
         min_posts: int = Field(1, ge=1, le=MAX_POLICY_INT)
         days: int = Field(10, ge=1, le=366)
         working_days: bool = False                      # count working days instead of calendar days
-
-        @model_validator(mode="after")
-        def _lead_below_window(self) -> "RollingWindowPolicy.Options":
-            if self.warn_lead_days is not None and self.warn_lead_days >= self.days:
-                raise OptionError("warn_lead_days", f"预警提前天数应小于窗口天数 {self.days}: {self.warn_lead_days}")
-            return self
+        lead_limit = ("days", "窗口天数")
 
     def __init__(self, name: str, cfg: dict[str, Any], where: str):
         super().__init__(name, cfg, where)
