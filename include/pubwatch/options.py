@@ -59,7 +59,9 @@ def words(err: Mapping[str, Any]) -> str:
         return str(ctx["error"]) if ctx else err["msg"]
     if kind in _LIMIT_WORDS:
         key, text = _LIMIT_WORDS[kind]
-        return f"{text} {ctx.get(key)}: {err['input']!r}"
+        limit = ctx.get(key)
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        return f"{text} {limit}: {err['input']!r}"
     if kind == "literal_error":
         return f"应为 {str(ctx.get('expected', '')).replace(' or ', ', ')} 之一: {err['input']!r}"
     if kind.startswith("string_too_short"):
