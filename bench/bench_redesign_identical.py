@@ -14,7 +14,8 @@ with PYTHONPATH pointed at its include/ — and, per period, reads the facts fro
 bench_evaluate's "rules (pure Python)" step does; nothing is written to the database. Each code
 uses its own include/policies.yaml. Then every verdict is compared on (unit, channel, period,
 rule, status, count, required, reason). Prints the rows compared, identical, the differences by
-rule (the first few shown), and the seconds of each step for both codes. Asserts nothing.
+rule (the first few shown), and the seconds of each step for both codes (the best of --repeat runs,
+old and new alternating). Asserts nothing.
 
 Why 68436ff: it is the last commit before the rules/store redesign (c80fd07 "dedupe_posts moves to
 a neutral module", fe3b087 "store: one package", 68373b9 "rules: a package", …) that already has
@@ -101,6 +102,7 @@ def main() -> None:
     ap.add_argument("--periods", default="2026-W47,2026-11")
     ap.add_argument("--reuse", metavar="URL", default=None, help="a database seeded by an earlier run (--keep)")
     ap.add_argument("--keep", action="store_true", help="keep the seeded SQLite database (prints its URL)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each code, alternating (times: the best)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pubwatch_redesign_"))
     old_tree = tmp / "old"
@@ -120,15 +122,28 @@ def main() -> None:
             print(f"seeding {args.units} units (bench_evaluate's data) into {url}", flush=True)
             be.seed("sqlite", url, be.make_units(args.units))
         print(f"old: {old_head[:100]}\nnew: {new_head[:100]}", flush=True)
-        old = run_tree(old_tree, url, args.units, args.periods, tmp / "old.json")
-        new = run_tree(ROOT, url, args.units, args.periods, tmp / "new.json")
-        compare(old, new)
+        runs: dict[str, list[dict]] = {"old": [], "new": []}
+        for i in range(args.repeat):                  # alternating, so neither code has the warm cache
+            for name, tree in (("old", old_tree), ("new", ROOT))[:: 1 if i % 2 == 0 else -1]:
+                runs[name].append(run_tree(tree, url, args.units, args.periods, tmp / f"{name}.json"))
+        for name in runs:
+            if any(r["rows"] != runs[name][0]["rows"] for r in runs[name]):
+                print(f"{name}: the runs disagree with each other")
+        compare(*(best(runs[name]) for name in ("old", "new")))
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old_tree)], check=False)
         if args.keep and not args.reuse:
             print(f"kept {url}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def best(results: list[dict]) -> dict:
+    """The first run's rows, each step's best time over the runs."""
+    out = dict(results[0])
+    out["times"] = {k: min(r["times"][k] for r in results) for k in results[0]["times"]}
+    out["wall"] = min(r["wall"] for r in results)
+    return out
 
 
 def compare(old: dict, new: dict) -> None:

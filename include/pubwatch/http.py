@@ -122,12 +122,6 @@ class FetchResult:
             self._text = _decode_html(self.body, self.encoding)
         return self._text[0]
 
-    @property
-    def detected_encoding(self) -> str:
-        self.text  # noqa: B018 - fills the cache
-        assert self._text is not None
-        return self._text[1]
-
     def json(self) -> Any:
         return jsonlib.loads(self.body)
 
