@@ -148,6 +148,10 @@ def test_the_office_edits_the_wording_in_the_template(demo_runtime, tmp_path):
     assert TITLE in text                      # the rest still rendered from the edited file
 
 
+AVAILABILITY = ("县财政局门户网站「工作动态」: 本期监测访问140次, 打不开或超过15秒21次, 占15.0%, "
+                "达到站点无法访问标准(≥5%)")
+
+
 def test_same_unit_is_one_row_whatever_its_rules_and_channels(tmp_path):
     """Two overlapping rules × two channels: one row, one mention in 存在的问题 (#16: up to 4 times)."""
     def row(channel, rule, key, status=Status.MISSED, **kw):
@@ -159,7 +163,11 @@ def test_same_unit_is_one_row_whatever_its_rules_and_channels(tmp_path):
                            row("微信公众号", "每周更新", "weekly"),
                            row("微信公众号", "公众号更新时效", "staleness:wechat", Status.UNKNOWN,
                                reason="HTTP 412 被防护拦截 http://x.example/", unit_reason="公众号数据无法获取")],
-                          doc_number="某政办〔2026〕\u3000\u3000号", feedback_by=date(2026, 11, 25))
+                          doc_number="某政办〔2026〕\u3000\u3000号", feedback_by=date(2026, 11, 25),
+                          findings=[{"unit_id": "czj", "unit_name": "县财政局", "kind": "availability",
+                                     "detail": AVAILABILITY + "; 另有3次被防护拦截(不计为无法访问)"},
+                                    {"unit_id": "czj", "unit_name": "县财政局", "kind": "burst",
+                                     "detail": "县财政局门户网站「工作动态」: 一次新出现5篇, 其中3篇疑似补发倒填日期"}])
     assert len(report.unit_rows) == 1
     path = write_docx(report, tmp_path / "c.docx")
     document = docx.Document(str(path))
@@ -172,6 +180,10 @@ def test_same_unit_is_one_row_whatever_its_rules_and_channels(tmp_path):
     text = docx_text(path)
     assert text.count("县财政局（门户网站、微信公众号）未达到更新要求") == 1
     assert "http" not in text and "412" not in text and "拦截" not in text
+    # the inspectors' availability measure is the unit's business; a suspected back-dating is a lead
+    # for the supervisors (.xlsx, board), not an accusation in the circular
+    assert "三、无法核实的单位" in text and f"四、其他情况\n{AVAILABILITY}\n五、工作要求" in text
+    assert "倒填" not in text
 
 
 # ----- rendered pages ---------------------------------------------------------------------------

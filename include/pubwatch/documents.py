@@ -234,7 +234,12 @@ def circular_context(report: PeriodReport) -> dict[str, Any]:
         late_groups.append({"number": _cn_number(i), "category": category, "units": clean(names)})
     unknown_units = [{"name": clean(u.unit_name), "text": "；".join(u.lines(only=Status.UNKNOWN))}
                      for u in rows if any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
-    other = [clean(f.get("detail", "")) for f in report.findings if f.get("kind") == "availability"]
+    # availability as the inspectors measure it is the units' business; back-dating and bursts are
+    # leads for the supervisors (.xlsx, board), and so is how often a firewall turned us away
+    from .evidence import KIND_AVAILABILITY
+
+    other = [clean(str(f.get("detail", "")).split("; 另有")[0]) for f in report.findings
+             if f.get("kind") == KIND_AVAILABILITY]
     section = 3
     numbers = {}
     for key, present in (("unknown", bool(unknown_units)), ("other", bool(other)), ("requirements", True)):

@@ -175,11 +175,13 @@ def build_period_report(store, registry, policies, period: Period,
 
 def write_period_files(store, registry, policies, period: Period, *,
                        formats: Sequence[str] = ("docx", "xlsx"), out: Path | None = None,
-                       report=None) -> list[Path]:
-    """Write the circular's files for `period` (its data built unless `report` is given)."""
+                       report=None, serial: str | int | None = None) -> list[Path]:
+    """Write the circular's files for `period` (its data built unless `report` is given; `serial`:
+    the 文号's number)."""
     from .documents import write_docx, write_xlsx
 
-    report = report if report is not None else build_period_report(store, registry, policies, period)
+    report = report if report is not None else build_period_report(store, registry, policies, period,
+                                                                   serial=serial)
     period_key = period.key
     paths = []
     for fmt in formats:
