@@ -79,9 +79,9 @@ def test_demo_circular_speaks_to_the_units(demo_circular):
     check_units_text(text)
     assert "{{" not in text and "{%" not in text
     # unverified units: listed as 无法核实 with a unit-facing reason and a day to report back
-    assert "县公安局：门户网站：无法核实（网站无法访问）。" in texts
-    assert "县审计局：门户网站：无法核实（网站无法访问）。" in texts
-    assert "县退役军人事务局：微信公众号：无法核实（公众号数据无法获取）。" in texts
+    assert "县公安局：门户网站无法核实（网站无法访问）。" in texts
+    assert "县审计局：门户网站无法核实（网站无法访问）。" in texts
+    assert "县退役军人事务局：微信公众号无法核实（公众号数据无法获取）。" in texts
     assert re.search(r"请相关单位于\d{4}年\d{1,2}月\d{1,2}日前自查并反馈", text)
     # the rules in force, quoted from the policies (staleness is enabled in the demo)
     assert "“原则上一个星期不低于一条工作动态”“监测时间点前14天内应有信息更新”" in text
@@ -235,3 +235,21 @@ def test_demo_circular_pages_via_libreoffice(demo_circular, tmp_path):
     target.mkdir(exist_ok=True)
     shutil.copy(tmp_path / "page1.png", target / "circular-page1.png")
     assert (target / "circular-page1.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("channel", "outcome", "expected"), [
+    ("portal", "http_error", "网站无法访问"), ("portal", "blocked", "网站无法访问"),
+    ("portal", "unreachable", "网站无法访问"), ("portal", "parse_failed", "栏目无法读取"),
+    ("portal", "suspect_empty", "栏目无法读取"), ("portal", "redirected", "栏目地址已变更"),
+    ("portal", "config_error", "未配置监测地址"), ("wechat", "stale", "公众号数据无法获取"),
+    ("wechat", "source_error", "公众号数据无法获取"), ("wechat", "config_error", "未配置公众号监测"),
+    ("portal", None, "监测数据不完整")])
+def test_unverified_reasons_in_the_units_words(channel, outcome, expected):
+    """The technical reason (HTTP 412, a bridge's login …) becomes a short phrase a unit can act on."""
+    from pubwatch.report_data import unit_reason
+    from pubwatch.types import Verdict
+
+    evidence = {"failed_attempts": {"count": 1, "by_outcome": {outcome: 1},
+                                    "last": {"outcome": outcome, "message": "HTTP 412 瑞数 http://x/"}}} if outcome else {}
+    v = Verdict("czj", channel, "2026-W46", "weekly", Status.UNKNOWN, reason="…", evidence=evidence)
+    assert unit_reason(v) == expected

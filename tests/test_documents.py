@@ -69,7 +69,7 @@ def test_docx_is_laid_out_like_a_circular(report, tmp_path):
     assert "（二）乡镇\n东镇（微信公众号）未达到更新要求。" in problems
     assert "县财政局" not in problems                        # unknown is never listed as late
     unknown = body.split("三、无法核实的单位")[1].split("四、")[0]
-    assert "不计入未达标" in unknown and "县财政局：门户网站：无法核实（网站无法访问）" in unknown
+    assert "不计入未达标" in unknown and "县财政局：门户网站无法核实（网站无法访问）" in unknown
     assert "请相关单位于2026年11月26日前自查" in unknown
     assert "连接超时" not in body                             # the technical reason stays in the .xlsx
     assert "日期存疑" not in body                             # a supervisor's lead, not the units' text

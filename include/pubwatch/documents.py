@@ -232,8 +232,9 @@ def circular_context(report: PeriodReport) -> dict[str, Any]:
             f"{u.unit_name}（{'、'.join(ch for ch, rs in u.by_channel().items() if any(Status(r.status) is Status.MISSED for r in rs))}）"
             for u in units)
         late_groups.append({"number": _cn_number(i), "category": category, "units": clean(names)})
-    unknown_units = [{"name": clean(u.unit_name), "text": "；".join(u.lines(only=Status.UNKNOWN))}
-                     for u in rows if any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
+    unknown_units = [{"name": clean(u.unit_name), "text": "；".join(
+        line.replace("：无法核实", "无法核实", 1) for line in u.lines(only=Status.UNKNOWN))}
+        for u in rows if any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
     # availability as the inspectors measure it is the units' business; back-dating and bursts are
     # leads for the supervisors (.xlsx, board), and so is how often a firewall turned us away
     from .evidence import KIND_AVAILABILITY
