@@ -175,7 +175,7 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
         columns: list[dict[str, Any]] = []
         breaches: list[Breach] = []
         all_sources: list[SourceConfig] = []
-        stale_text, soon_text, empty = [], [], []
+        stale_text, soon_text, empty, unread = [], [], [], []
         out_days = 0
         susp = self.counts_suspicious(facts)
         for name, sources in groups:
@@ -222,7 +222,10 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
             done = [b for b in mine if b.happened(cp)]
             b = done[0] if done else mine[0]
             if b.due is None:
-                empty.append(row)
+                # 空白栏目 (a national veto term) only for a column read successfully with no post ever;
+                # one never read is only unknown so far
+                read = any(a.outcome.verified for s in sources for a in facts.attempts.get(s.id, ()))
+                (empty if read else unread).append(row)
                 continue
             what = "纳入监管以来未更新" if virtual and b.since == joined else f"最后更新 {b.since.isoformat()}"
             if done:
@@ -238,11 +241,15 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
                 parts.append("即将超期: " + "、".join(f"「{n}」({w}){t}" for n, w, t in soon_text))
             if empty:
                 parts.append("空白栏目(无任何信息): " + "、".join(f"「{r['column']}」" for r in empty))
+            if unread:
+                parts.append("尚未成功读取(无已知信息): " + "、".join(f"「{r['column']}」" for r in unread))
         else:
             if stale_text:
                 parts = [f"{word}内曾超过{limit}未更新({stale_text[0][2]})"]
             elif empty:
                 parts = [f"{word}内超过{limit}未更新(无任何信息)"]
+            elif unread:
+                parts = [f"{word}内尚未成功读取, 无已知信息"]
             elif soon_text:
                 parts = []
             else:
