@@ -134,3 +134,135 @@ def test_chinese_status_words_and_a_unit_name_are_accepted(store):
     evaluate_weeks(store, W)
     r = review(store, unit_id="迟报单位", status="免检")
     assert (r.unit_id, r.status) == ("late", Status.EXEMPT)
+
+
+# --------------------------------------------------------------------------------- everywhere consistent
+def test_scores_and_ranking_follow_the_review(store):
+    from pubwatch import rules
+    from pubwatch.ranking import ranking
+    from pubwatch.scoring import ScoreTable
+
+    seed(store)
+    evaluate_weeks(store, W.previous(), W)
+    policies = rules.load_policies()
+    month = Period.parse("2026-11")
+
+    def score(unit_id):
+        return next(r["score"] for r in ranking(store, REG.units, policies, month)["rows"] if r["unit_id"] == unit_id)
+
+    before = score("late")
+    review(store)
+    table = ScoreTable.from_policies(policies)
+    gain = table.points("weekly", Status.MET) - table.points("weekly", Status.MISSED)
+    assert gain > 0 and score("late") == pytest.approx(before + gain)
+
+
+def test_a_reviewed_met_breaks_the_streak_so_no_escalation_is_planned(store):
+    from pubwatch.notices.dispatch import plan_unit_notices
+
+    seed(store)
+    evaluate_weeks(store, W.previous().previous(), W.previous(), W)
+
+    def planned():
+        """(weekly streak, {notice kind: the rules it names}) for "late" in W46."""
+        closed = store.verdicts(W.key)
+        streak = streaks(store, REG.units, W)
+        notices = plan_unit_notices(REG, closed_period=W.key, closed=closed, current_period=W.next().key,
+                                    current=[], reminder_due=False, streaks=streak, escalate_after=2, base_ctx={})
+        return streak[("late", "portal")], {p.kind: {v.rule for v in p.ctx["verdicts"]}
+                                            for p in notices if p.unit_id == "late"}
+
+    streak, notices = planned()
+    assert streak == 2 and "weekly" in notices["overdue"] and "escalation" in notices
+    review(store, period=W.previous().key, reason="第45周的发文在另一栏目, 已核实")
+    streak, notices = planned()
+    assert streak == 1 and "weekly" in notices["overdue"] and "escalation" not in notices   # still late in W46
+    review(store, reason="第46周的群发已核实")
+    streak, notices = planned()
+    assert streak == 0 and "weekly" not in notices.get("overdue", set()) and "escalation" not in notices
+
+
+def test_the_circular_and_its_xlsx_show_the_reviewed_status(store, tmp_path):
+    from openpyxl import load_workbook
+
+    from pubwatch import rules
+    from pubwatch.documents import write_xlsx
+    from pubwatch.report_data import build_period_report, rule_label
+
+    seed(store)
+    evaluate_weeks(store, W)
+    review(store)
+    report = build_period_report(store, REG, rules.load_policies(), W)
+    weekly_label = rule_label("weekly")
+    [row] = [r for r in report.rows if r.unit_id == "late" and r.rule == weekly_label]
+    assert row.status is Status.MET and row.reason.startswith("人工复核: 单位提供了群发截图")
+    assert row.extra["人工复核(原判)"] == "未达标" and row.streak == 0
+    assert not any(r.unit_id == "late" and r.rule == weekly_label
+                   for rows in report.late_by_category.values() for r in rows)
+    ws = load_workbook(write_xlsx(report, tmp_path / "w46.xlsx")).active
+    values = [[c.value for c in r] for r in ws.iter_rows()]
+    header = next(v for v in values if "人工复核(原判)" in v)
+    [late] = [v for v in values if "迟报单位" in v and weekly_label in v]
+    assert late[header.index("人工复核(原判)")] == "未达标" and "达标" in late
+    assert any(str(c).startswith("人工复核: 单位提供了群发截图") for c in late)
+
+
+def test_the_board_shows_the_reviewed_and_the_computed_status(store):
+    from pubwatch import board
+
+    seed(store)
+    evaluate_weeks(store, W.previous(), W)
+    review(store, evidence_url="https://www.example.gov.cn/late/gzdt/proof.html")
+    today = date(2026, 11, 17)
+    view = board.matrix(store, REG, [W.previous(), W], today=today)
+    line = next(r for r in view.rows if r.unit_id == "late").lines[0]
+    cell = next(c for c in line.cells if c.period == W.key)
+    assert (cell.status, cell.computed) == ("met", "未达标") and "原判未达标" in cell.title
+    assert line.streak == 0                       # W46 reviewed 达标 ends the run of misses
+    html = board.render("matrix.j2", root="/pubwatch", view=view)
+    assert 'class="reviewed">复</sup>' in html
+    page = board.unit_page(store, REG, "late", [W.previous(), W], today=today)
+    [ev] = [e for e in page.evaluations if e.period == W.key and e.computed_label]
+    assert (ev.status, ev.computed_label, ev.reviewer) == ("met", "未达标", "督查员甲")
+    html = board.render("unit.j2", root="/pubwatch", u=page)
+    assert "人工复核 · 原判 未达标" in html and "复核人 督查员甲" in html
+    assert 'href="https://www.example.gov.cn/late/gzdt/proof.html"' in html
+
+
+def test_a_manual_post_counts_in_the_monthly_quota(store):
+    seed(store)
+    month = Period.parse("2026-11")
+    evaluate_weeks(store, W)
+    as_of = month.end_dt + timedelta(days=1)
+
+    def quota():
+        verdicts = evaluate_period(store, REG.units, month, as_of=as_of)
+        return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+
+    before = quota().count
+    url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"        # a column the registry does not know
+    review(store, evidence_url=url, published=date(2026, 11, 12))
+    assert quota().count == before + 1
+    [post] = [p for p in store.post_facts(["late"], month.start_dt, month.end_dt)["late"] if p.url == url]
+    assert post.published == datetime(2026, 11, 12, tzinfo=TZ) and post.source_id == "late.portal.gzdt"
+    evaluate_weeks(store, W)                                   # the week now counts it too
+    v = weekly(store.verdicts(W.key), "late")
+    assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
+
+
+def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    posts = store.counts()["posts"]
+    review(store)
+    review(store, status="missed", reason="证据不实", evidence_url="https://www.example.gov.cn/late/x.html")
+    assert store.counts()["posts"] == posts
+
+
+def test_the_default_date_of_the_manual_post_is_the_last_day_of_the_period(store):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/late-proof.html"
+    review(store, evidence_url=url)
+    [post] = [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url]
+    assert post.local_day == W.end
