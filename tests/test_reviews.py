@@ -13,11 +13,12 @@ from pubwatch.registry import parse_registry
 from pubwatch.reviews import ReviewError, current_reviews, record_review, review_history
 from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult, Status
 
-REG = parse_registry({"units": [
+REG_DATA = {"units": [
     {"id": uid, "name": name, "category": "department",
      "contacts": {"leader": {"name": "王", "email": "w@x.cn"}, "staff": {"name": "张", "email": "z@x.cn"}},
      "portal": {"columns": [{"id": "gzdt", "url": f"https://www.example.gov.cn/{uid}/gzdt/"}]}}
-    for uid, name in [("ok", "按时单位"), ("late", "迟报单位"), ("down", "宕机单位")]]})
+    for uid, name in [("ok", "按时单位"), ("late", "迟报单位"), ("down", "宕机单位")]]}
+REG = parse_registry(REG_DATA)
 W = Period.parse("2026-W46")          # Nov 9-15; "late" missed W45 and W46
 AS_OF = datetime(2026, 11, 16, 7, 30, tzinfo=TZ)   # Monday after the week
 NOW = datetime(2026, 11, 17, 10, 0, tzinfo=TZ)
@@ -266,3 +267,67 @@ def test_the_default_date_of_the_manual_post_is_the_last_day_of_the_period(store
     review(store, evidence_url=url)
     [post] = [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url]
     assert post.local_day == W.end
+
+
+# --------------------------------------------------------------------------------- the summary
+def test_the_next_summary_lists_each_correction_once(demo_runtime):
+    from pubwatch import config, jobs
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = [v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED]
+    assert len(missed) >= 2
+    names = {u.id: u.name for u in rt.registry.units}
+    first = record_review(rt.store, rt.registry, unit_id=missed[0].unit_id, period=closed.key,
+                          channel=missed[0].channel, status="met", reason="单位提供群发记录截图, 已核实", reviewer="督查员甲")
+    line = reviews.correction_line(first, names[first.unit_id])
+    assert line.startswith(f"更正: {names[first.unit_id]} 2026年第46周 ") and "未达标→达标, 理由: 单位提供群发记录截图" in line
+    jobs.notify_week(rt, TEST_AS_OF, send=False)
+    outbox = config.outbox_dir()
+    summary = (outbox / "2026-W46" / "office-summary.txt").read_text(encoding="utf-8")
+    assert "人工复核更正" in summary and line in summary and summary.count("更正: ") == 1
+    second = record_review(rt.store, rt.registry, unit_id=missed[1].unit_id, period=closed.key,
+                           channel=missed[1].channel, status="exempt", reason="该周网站迁移, 经批准免检",
+                           reviewer="督查员乙")
+    jobs.notify_week(rt, TEST_AS_OF + timedelta(days=7), send=False)
+    following = (outbox / "2026-W47" / "office-summary.txt").read_text(encoding="utf-8")
+    assert reviews.correction_line(second, names[second.unit_id]) in following
+    assert line not in following and following.count("更正: ") == 1
+    html = (outbox / "2026-W47" / "office-summary.html").read_text(encoding="utf-8")
+    assert "未达标→免检" in html
+
+
+# --------------------------------------------------------------------------------- CLI
+def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
+    import yaml
+
+    from pubwatch.cli import main
+
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    registry = tmp_path / "units.yaml"
+    registry.write_text(yaml.safe_dump(REG_DATA, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("USER", "clerk_li")
+    monkeypatch.setenv("LOGNAME", "clerk_li")
+    base = ["--db-url", store.url, "--registry", str(registry), "review"]
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "met",
+                        "--reason", "已核实 11月12日 发布", "--url", "https://www.example.gov.cn/late/a.html",
+                        "--date", "2026-11-12"]) == 0
+    out = capsys.readouterr().out
+    assert "已记录人工复核 #" in out and "迟报单位 2026年第46周 门户网站 未达标→达标" in out and "clerk_li" in out
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "missed",
+                        "--reason", "链接打不开, 撤销", "--by", "督查员乙"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--list", "--unit", "迟报单位"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert "未达标→达标" in lines[0] and "已被取代" in lines[0] and "复核人 clerk_li" in lines[0]
+    assert "达标→未达标" in lines[1] and "生效" in lines[1] and "复核人 督查员乙" in lines[1]
+    assert weekly(store.verdicts(W.key), "late").status is Status.MISSED
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "met",
+                        "--reason", "x", "--url", "javascript:alert(1)"]) == 1
+    assert "复核 字段 evidence_url:" in capsys.readouterr().err
+    assert main(base + ["--unit", "late", "--period", W.key]) == 1
+    assert "--channel --status --reason" in capsys.readouterr().err
+    assert len(review_history(store, "late")) == 2
