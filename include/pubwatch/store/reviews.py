@@ -116,8 +116,11 @@ class ReviewQueries:
             q = q.order_by(ReviewRow.id)
             if unit_ids is None:
                 return [_review(r) for r in s.scalars(q)]
+            wanted = set(unit_ids)
+            if len(wanted) > 900 and periods is not None:     # most of a period: one pass, not IN lists
+                return [_review(r) for r in s.scalars(q) if r.unit_id in wanted]
             out: list[Review] = []
-            for chunk in chunks(sorted(set(unit_ids)), 900):
+            for chunk in chunks(sorted(wanted), 900):
                 out += [_review(r) for r in s.scalars(q.where(ReviewRow.unit_id.in_(list(chunk))))]
             return sorted(out, key=lambda r: r.id)
 
