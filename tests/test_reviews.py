@@ -246,6 +246,12 @@ def test_a_manual_post_counts_in_the_monthly_quota(store):
     assert quota().count == before + 1
     [post] = [p for p in store.post_facts(["late"], month.start_dt, month.end_dt)["late"] if p.url == url]
     assert post.published == datetime(2026, 11, 12, tzinfo=TZ) and post.source_id == "late.portal.gzdt"
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        row = s.query(Post).filter_by(url=url).one()
+    assert row.evidence["dates"]["date_from"] == "manual" and "人工复核 #" in row.evidence["dates"]["date_check"]
+    assert row.first_seen_attempt_id is None and not row.date_suspicious
     evaluate_weeks(store, W)                                   # the week now counts it too
     v = weekly(store.verdicts(W.key), "late")
     assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
@@ -331,3 +337,9 @@ def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
     assert main(base + ["--unit", "late", "--period", W.key]) == 1
     assert "--channel --status --reason" in capsys.readouterr().err
     assert len(review_history(store, "late")) == 2
+    # a re-evaluation now counts the evidence post (computed 达标) and prints the review in force
+    assert main(["--db-url", store.url, "--registry", str(registry), "evaluate", "--period", W.key,
+                 "--units", "late"]) == 0
+    out = capsys.readouterr().out
+    assert "人工复核: 链接打不开, 撤销" in out
+    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "met"

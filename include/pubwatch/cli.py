@@ -90,6 +90,9 @@ def _cmd_evaluate(args) -> int:
         for inner in periods_within(period)[1:]:
             run_eval(rt, inner.key, unit_ids=args.units)
     verdicts = run_eval(rt, args.period, unit_ids=args.units)
+    from .store import overlay_reviews          # 人工复核 (#20): what is in force, as everywhere else
+
+    verdicts = overlay_reviews(verdicts, rt.store.reviews.current(periods=[period.key]))
     names = {u.id: u.name for u in rt.registry.units}
     if args.json:
         for v in verdicts:

@@ -127,7 +127,7 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     period is still open — the latest day the supervisor knows it lies in, which keeps it inside the
     reviewed period. Give `published` (the article's own date) when the supervisor knows it: the
     windows that span periods (max gap, rolling window) count from that day. The post's evidence says
-    its date came from a review (`dates.date_from = "manual"`, `review_id`). A URL already stored for
+    its date came from a review (`dates.date_from = "manual"`, `dates.date_check` naming the review). A URL already stored for
     the unit keeps its stored date."""
     unit = _unit(registry, unit_id)
     per = _period(period)
