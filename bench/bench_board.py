@@ -1,6 +1,6 @@
 """Board render times on a realistic county: 60 units × 26 weeks × 2 channels in SQLite.
 
-    .venv/bin/python bench/bench_board.py [--units 60] [--weeks 26] [--repeat 5]
+    .venv/bin/python bench/bench_board.py [--units 60] [--weeks 26] [--repeat 5] [--reviews 0]
 
 Seeds a temporary tracking DB (weekly + staleness verdicts, ~2 posts a week per channel, one crawl
 attempt a day per source, a few notices), then prints the median time to build each view-model
@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=60)
     ap.add_argument("--weeks", type=int, default=26)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--reviews", type=int, default=0, help="人工复核 rows laid over the weekly verdicts (#20)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -110,6 +111,12 @@ def main() -> None:
         t = time.perf_counter()
         sizes = seed(store, registry, board.recent_weeks(max(args.weeks, board.STREAK_LOOKBACK), TODAY))
         print(f"seeded {args.units} units × {args.weeks} weeks: {sizes} in {time.perf_counter() - t:.1f} s")
+        rng = random.Random(20)
+        for i in range(args.reviews):                 # reviews of random weekly verdicts, a few superseded
+            unit, week = rng.choice(registry.units), rng.choice(weeks[:-1])
+            store.reviews.add(unit_id=unit.id, channel="portal", period=week.key, rule="weekly",
+                              status=rng.choice(["met", "missed", "exempt"]), reason=f"复核{i}", evidence_url=None,
+                              reviewer="bench", created_at=datetime.now(timezone.utc), previous_status="missed")
         board.render("matrix.j2", view=board.matrix(store, registry, weeks, today=TODAY))   # warm templates
         closed = weeks[-2]
         cases = {

@@ -139,6 +139,7 @@ class Cell:
     required: int = 0
     reason: str = ""
     pending: bool = False       # an open week not decided yet (shown as 进行中)
+    computed: str = ""          # 人工复核: the computed status's label when a review set this one
 
     @property
     def text(self) -> str:
@@ -154,7 +155,7 @@ class Cell:
 
     @property
     def title(self) -> str:
-        head = f"{self.period} {self.label}"
+        head = f"{self.period} {self.label}" + (f" (原判{self.computed})" if self.computed else "")
         return f"{head}: {self.reason}" if self.reason else head
 
 
@@ -209,7 +210,14 @@ def _cell(period: str, row: Any | None, marked_pending: bool = False) -> Cell:
     # an open week not decided yet: Status.PENDING, or (older rows) UNKNOWN marked pending
     pending = status.value == "pending" or (status is Status.UNKNOWN and marked_pending)
     return Cell(period, status.value, "进行中" if pending else STATUS_LABELS[status],
-                "pending" if pending else STATUS_CSS[status], row.count, row.required, row.reason or "", pending)
+                "pending" if pending else STATUS_CSS[status], row.count, row.required, row.reason or "", pending,
+                _computed_label(row))
+
+
+def _computed_label(row: Any) -> str:
+    """人工复核: the label of the status the rules computed, when a review replaced it (else "")."""
+    computed = getattr(row, "computed_status", None)
+    return status_label(computed) if getattr(row, "review", None) is not None and computed else ""
 
 
 def _streak(cells_newest_first: list[Cell], weeks_newest_first: list[Period]) -> tuple[int, date | None]:
@@ -354,6 +362,10 @@ class EvaluationLine:
     required: int
     reason: str
     deadline: date | None
+    computed_label: str = ""            # 人工复核: what the rules computed, when a review is in force
+    reviewer: str = ""
+    reviewed_at: datetime | None = None
+    evidence_url: str = ""
 
 
 @dataclass
@@ -428,7 +440,7 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
     period_rank = {k: i for i, k in enumerate(periods)}
     evaluations = [EvaluationLine(e.period, CHANNEL_LABELS.get(e.channel, "整体"), rule_label(e.rule), e.status,
                                   status_label(e.status), STATUS_CSS[Status(e.status)], e.count, e.required,
-                                  e.reason or "", e.deadline)
+                                  e.reason or "", e.deadline, *_review_fields(e))
                    for e in sorted(evals, key=lambda e: (-period_rank.get(e.period, 0), e.channel, e.rule))]
     return UnitView(
         unit_id=unit.id, name=unit.name, category_label=unit.category_label,
@@ -450,6 +462,14 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
         evaluations=evaluations, score=mv.rows[0].score if mv.rows else None,
         range_label=f"{weeks[0].start:%Y年%m月%d日} — {weeks[-1].end:%Y年%m月%d日}",
         truncated_posts=len(posts) > LIST_LIMIT * 2, truncated_attempts=len(attempts) > LIST_LIMIT)
+
+
+def _review_fields(e: Any) -> tuple[str, str, datetime | None, str]:
+    """(computed label, reviewer, when, evidence URL) of a reviewed evaluation row, else blanks."""
+    r = e.review
+    if r is None:
+        return "", "", None, ""
+    return _computed_label(e), r.reviewer, local(r.created_at), http_url(r.evidence_url or "")
 
 
 def _contact_text(unit: Unit, role: str) -> str:

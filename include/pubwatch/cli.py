@@ -90,6 +90,9 @@ def _cmd_evaluate(args) -> int:
         for inner in periods_within(period)[1:]:
             run_eval(rt, inner.key, unit_ids=args.units)
     verdicts = run_eval(rt, args.period, unit_ids=args.units)
+    from .store import overlay_reviews          # 人工复核 (#20): what is in force, as everywhere else
+
+    verdicts = overlay_reviews(verdicts, rt.store.reviews.current(periods=[period.key]))
     names = {u.id: u.name for u in rt.registry.units}
     if args.json:
         for v in verdicts:
@@ -194,6 +197,65 @@ def _cmd_ranking(args) -> int:
     return 0
 
 
+def _cmd_review(args) -> int:
+    """人工复核 (#20): record a supervisor's review of a verdict, or list the trail."""
+    from datetime import date
+
+    from .jobs import Runtime
+    from .reviews import (ReviewError, channel_label, correction_line, current_reviews, default_reviewer,
+                          period_word, record_review, review_history)
+    from .types import STATUS_LABELS, TZ
+
+    rt = Runtime(args.db_url, args.registry)
+    try:
+        names = {u.id: u.name for u in rt.registry.units}
+        if args.list:
+            unit_id = None
+            if args.unit:
+                found = rt.registry.select([args.unit])
+                if not found:
+                    print(f"错误: 复核 字段 unit: 登记册中没有单位 {args.unit!r}", file=sys.stderr)
+                    return 1
+                unit_id = found[0].id
+            trail = review_history(rt.store, unit_id, args.period)
+            if not trail:
+                print("没有人工复核记录")
+                return 0
+            in_force = {r.id for r in current_reviews(rt.store, args.period, [unit_id] if unit_id else None).values()}
+            for r in trail:
+                state = "生效" if r.id in in_force else "已被取代"
+                before = STATUS_LABELS[r.previous_status] if r.previous_status else "—"
+                print(f"#{r.id}\t{r.created_at.astimezone(TZ):%Y-%m-%d %H:%M}\t{names.get(r.unit_id, r.unit_id)}\t"
+                      f"{period_word(r.period)} ({r.period})\t{channel_label(r.channel)}\t{r.rule}\t"
+                      f"{before}→{STATUS_LABELS[r.status]}\t{state}\t复核人 {r.reviewer}\t理由: {r.reason}"
+                      + (f"\t证据: {r.evidence_url}" if r.evidence_url else ""))
+            return 0
+        missing = [f"--{n}" for n in ("unit", "period", "channel", "status", "reason")
+                   if not getattr(args, n)]
+        if missing:
+            print(f"错误: 记录复核需要 {' '.join(missing)} (查看记录用 --list)", file=sys.stderr)
+            return 1
+        try:
+            published = date.fromisoformat(args.date) if args.date else None
+        except ValueError:
+            print(f"错误: 复核 字段 published: 无法识别的日期 {args.date!r}, 应如 2026-11-12", file=sys.stderr)
+            return 1
+        try:
+            r = record_review(rt.store, rt.registry, unit_id=args.unit, period=args.period, channel=args.channel,
+                              status=args.status, reason=args.reason, reviewer=args.by or default_reviewer(),
+                              rule=args.rule, evidence_url=args.url, published=published)
+        except ReviewError as exc:
+            print(f"错误: {exc}", file=sys.stderr)
+            return 1
+        print(f"已记录人工复核 #{r.id}: {correction_line(r, names.get(r.unit_id, r.unit_id))} (复核人 {r.reviewer})")
+        if r.evidence_url and r.status.value == "met":
+            print(f"证据发文 {r.evidence_url} 已登记 (人工补录), 计入其所在周期; 已结束的月份/季度请重新评估后生效, "
+                  f"如: pubwatch evaluate --period {r.period}")
+        return 0
+    finally:
+        rt.close()
+
+
 def _cmd_pools(args) -> int:
     """Print one Airflow pool per portal host (so workers never hammer one site)."""
     from .jobs import Runtime
@@ -244,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--json", action="store_true")
     rk.add_argument("--xlsx", help="also write the ranking table here")
     rk.set_defaults(func=_cmd_ranking)
+    rv = sub.add_parser("review", help="人工复核: set a verdict to met/missed/exempt with a reason; --list: the trail")
+    rv.add_argument("--list", action="store_true", help="list the reviews (of --period, of --unit), oldest first")
+    rv.add_argument("--unit", help="unit id (or its exact name)")
+    rv.add_argument("--period", help="2026-W47, 2026-11, 2026-Q4, 2026")
+    rv.add_argument("--channel", help="portal | wechat | unit (a rule over both channels)")
+    rv.add_argument("--status", help="met | missed | exempt (达标 / 未达标 / 免检)")
+    rv.add_argument("--reason", help="why (required; kept in the trail and shown on the board and the summary)")
+    rv.add_argument("--url", help="evidence URL (http/https); with --status met the post is stored and counts")
+    rv.add_argument("--date", help="the evidence post's publication date (default: the period's last day, or today)")
+    rv.add_argument("--rule", default="weekly", help="the verdict's rule (default weekly)")
+    rv.add_argument("--by", help="reviewer (default: the OS user)")
+    rv.set_defaults(func=_cmd_review)
     po = sub.add_parser("pools", help="print `airflow pools set` commands, one pool per portal host")
     po.set_defaults(func=_cmd_pools)
     return p

@@ -292,12 +292,25 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
                  "counts": report.counts, "late_by_category": report.late_by_category,
                  "unknown_rows": report.unknown_rows, "findings": report.findings,
                  "unconfirmed": unconfirmed_notices(rt),
+                 "corrections": summary_corrections(rt, closed),
                  "skipped_units": [e.skipped_line for e in registry.errors],
                  "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())})]
         weekly = deliver(ledger, summary, channels, render=render, make_message=_make_message,
                          run_id=run_id).as_dict()
         result = {k: result[k] + weekly[k] for k in result}
     return result
+
+
+def summary_corrections(rt: Runtime, closed: Period) -> list[dict[str, Any]]:
+    """人工复核 (#20): the reviews recorded since the previous supervisors' summary — the latest one of
+    an earlier period that was sent (or, where nothing was ever sent, previewed) — each listed once."""
+    from .notices.dispatch import OFFICE
+    from .notices.ledger import PREVIEW, SENT
+    from .reviews import corrections
+
+    earlier = [n for n in rt.store.notices.rows(unit_id=OFFICE) if n.kind == "summary" and n.period < closed.key]
+    shown = [n for n in earlier if n.status == SENT] or [n for n in earlier if n.status == PREVIEW]
+    return corrections(rt.store, rt.registry, after=max((n.created_at for n in shown), default=None))
 
 
 def _deliver_early_warnings(rt: Runtime, wk: dict[str, Any], selected: set[str], base_ctx: dict[str, Any],

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from . import config, rules
 from .periods import Period
-from .types import CHANNEL_LABELS, PORTAL, TZ, Outcome, Status, Verdict
+from .types import CHANNEL_LABELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
 
 def rule_label(rule: str) -> str:
     """The label of a verdict's rule, as its kind declares it (the rule name if no kind knows it)."""
@@ -138,6 +138,8 @@ def build_period_report(store, registry, policies, period: Period,
             extra["未达标天数"] = v.evidence["days_out_of_compliance"]
         if v.evidence.get("suspicious_posts"):
             extra["日期存疑"] = len(v.evidence["suspicious_posts"])
+        if v.evidence.get("review"):        # 人工复核 (#20): the status is the reviewed one; say what was computed
+            extra["人工复核(原判)"] = STATUS_LABELS.get(Status(v.evidence["computed_status"]), "")
         rows.append(ReportRow(
             unit_id=v.unit_id, unit_name=unit.name if unit else v.unit_id,
             category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),

@@ -13,6 +13,7 @@ Layout, by concern (docs/ARCHITECTURE.md, "The store: one gateway to the databas
 - `notices`    — the notice ledger's queries (`store.notices`);
 - `evidence`   — the queries of evidence.py (`store.evidence`);
 - `board`      — the compliance board's read queries (`store.board`);
+- `reviews`    — 人工复核: the reviews' queries (`store.reviews`), laid over the verdicts read;
 - `models`, `rawsql`, `migrations/` — the schema, the raw DBAPI layer of the hot path, Alembic.
 """
 from __future__ import annotations
@@ -30,15 +31,18 @@ from .evidence import EvidenceQueries, PostRecord
 from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
 from .notices import NoticeQueries
 from .posts import DATE_EVIDENCE_KEYS, PostQueries, date_evidence, url_key
+from .reviews import REASON_PREFIX as REVIEW_REASON_PREFIX, Review, ReviewQueries
+from .reviews import overlay as overlay_reviews
 from .sources import SourceMemory, SourceQueries
 from .verdicts import SaveStats, VerdictQueries, VerdictWriter, verdict_rows
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Row types handed out (detached) are exported for annotations: `Notice`, `SourceRow`, `Evaluation`, `Post`.
-__all__ = ["DATE_EVIDENCE_KEYS", "MIGRATIONS_DIR", "Evaluation", "Notice", "Post", "PostRecord", "SaveStats",
-           "SourceLike", "SourceMemory", "SourceRow", "Store", "UnitLike", "VerdictWriter", "date_evidence",
-           "make_engine", "upgrade", "url_key", "utcnow", "verdict_rows"]
+__all__ = ["DATE_EVIDENCE_KEYS", "MIGRATIONS_DIR", "Evaluation", "Notice", "Post", "PostRecord",
+           "REVIEW_REASON_PREFIX", "Review", "SaveStats", "SourceLike", "SourceMemory", "SourceRow", "Store",
+           "UnitLike", "VerdictWriter", "date_evidence", "make_engine", "overlay_reviews", "upgrade", "url_key",
+           "utcnow", "verdict_rows"]
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -72,7 +76,7 @@ class Store(SourceQueries, PostQueries, AttemptQueries, VerdictQueries):
     """The facade. The crawl and evaluation API is flat (`store.upsert_posts`, `store.post_facts`,
     `store.save_verdicts`, …: methods of the mixins in sources/posts/attempts/verdicts.py); the
     queries of one consumer are grouped under it: `store.notices` (the ledger), `store.evidence`,
-    `store.board`. `Session` stays available for tests that seed or inspect rows directly."""
+    `store.board`, `store.reviews`. `Session` stays available for tests that seed or inspect rows directly."""
 
     def __init__(self, url: str | None = None, engine: Engine | None = None):
         self.engine = engine or make_engine(url)
@@ -81,6 +85,7 @@ class Store(SourceQueries, PostQueries, AttemptQueries, VerdictQueries):
         self.notices = NoticeQueries(self)
         self.evidence = EvidenceQueries(self)
         self.board = BoardQueries(self)
+        self.reviews = ReviewQueries(self)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 from sqlalchemy import func, select
 
 from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
+from .reviews import REASON_PREFIX, Review
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,6 +26,8 @@ class CellRow(NamedTuple):
     count: int
     required: int
     reason: str
+    computed_status: str | None = None      # 人工复核: what the rules said, when a review is in force
+    review: Review | None = None
 
 
 class ScoreRow(NamedTuple):
@@ -32,6 +35,8 @@ class ScoreRow(NamedTuple):
     rule: str
     status: str
     score: float | None
+    channel: str = ""
+    period: str = ""
 
 
 class PostRow(NamedTuple):
@@ -65,6 +70,8 @@ class EvaluationRow(NamedTuple):
     required: int
     reason: str
     deadline: date | None
+    computed_status: str | None = None      # 人工复核: what the rules said, when a review is in force
+    review: Review | None = None
 
 
 @dataclass
@@ -111,9 +118,16 @@ class BoardQueries:
                 select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.evidence)
                 .where(*in_periods, Evaluation.status == evidence_of))}
             facts.scores = [ScoreRow(*r) for r in s.execute(
-                select(Evaluation.unit_id, Evaluation.rule, Evaluation.status, Evaluation.score)
+                select(Evaluation.unit_id, Evaluation.rule, Evaluation.status, Evaluation.score, Evaluation.channel,
+                       Evaluation.period)
                 .where(Evaluation.period.in_(list(score_periods)), Evaluation.unit_id.in_(ids)))]
             facts.newest_posts = _newest_posts(s, ids, None)
+        # 人工复核: the reviews in force replace the statuses read (cells, scores)
+        current = self.store.reviews.current(periods=sorted(set(periods) | set(score_periods)), unit_ids=ids)
+        if current:
+            facts.cells = [_reviewed_row(r, current.get((r.unit_id, r.channel, r.period, rule))) for r in facts.cells]
+            facts.scores = [r if (rv := current.get((r.unit_id, r.channel, r.period, r.rule))) is None
+                            else r._replace(status=rv.status.value, score=None) for r in facts.scores]
         return facts
 
     def unit_facts(self, unit_id: str, *, start: datetime, end: datetime, periods: Sequence[str],
@@ -143,6 +157,9 @@ class BoardQueries:
                 select(Evaluation.period, Evaluation.channel, Evaluation.rule, Evaluation.status, Evaluation.count,
                        Evaluation.required, Evaluation.reason, Evaluation.deadline)
                 .where(Evaluation.unit_id == unit_id, Evaluation.period.in_(list(periods))))]
+        current = self.store.reviews.current(periods=list(periods), unit_ids=[unit_id])
+        if current:
+            evaluations = [_reviewed_row(r, current.get((unit_id, r.channel, r.period, r.rule))) for r in evaluations]
         return UnitFacts(sources, posts, attempts, notices, evaluations)
 
     def newest_posts(self, unit_ids: Sequence[str], before: datetime | None = None) -> dict[tuple[str, str], datetime]:
@@ -151,6 +168,14 @@ class BoardQueries:
             return {}
         with self.store.Session() as s:
             return _newest_posts(s, list(unit_ids), before)
+
+
+def _reviewed_row(row: Any, review: Review | None) -> Any:
+    """A cell / evaluation row as the review in force has it (see reviews.reviewed)."""
+    if review is None:
+        return row
+    return row._replace(status=review.status.value, reason=REASON_PREFIX + review.reason,
+                        computed_status=row.status, review=review)
 
 
 def _newest_posts(s: Session, unit_ids: list[str], before: datetime | None) -> dict[tuple[str, str], datetime]:

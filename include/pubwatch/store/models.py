@@ -186,3 +186,28 @@ class Notice(Base):
         UniqueConstraint("unit_id", "period", "kind", "channel", name="uq_notices_key"),
         Index("ix_notices_status", "status"),
     )
+
+
+class ReviewRow(Base):
+    """人工复核: a supervisor's decision on one verdict (unit, channel, period, rule). Never updated
+    nor deleted: a later review of the same verdict supersedes an earlier one (the highest id wins),
+    both kept as the trail. `previous_status`: the status in effect when it was recorded (the
+    computed one, or the earlier review's)."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    period: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(10))
+    previous_status: Mapped[str | None] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_reviews_period_unit", "period", "unit_id"),
+        Index("ix_reviews_created", "created_at"),
+    )

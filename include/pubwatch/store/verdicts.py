@@ -17,6 +17,7 @@ from ..types import Status, Verdict
 from .base import chunks, json_default, utcnow
 from .models import Evaluation, EvaluationRun
 from .rawsql import Raw
+from .reviews import overlay
 
 if TYPE_CHECKING:
     from . import Store
@@ -234,14 +235,22 @@ class VerdictQueries:
                 q = q.where(Evaluation.unit_id.in_(list(unit_ids)))
             return list(s.scalars(q.order_by(Evaluation.unit_id, Evaluation.channel, Evaluation.rule)))
 
-    def verdicts(self, period: str, unit_ids: Sequence[str] | None = None) -> list[Verdict]:
-        return [Verdict(unit_id=r.unit_id, channel=r.channel, period=r.period, rule=r.rule,
-                        status=Status(r.status), count=r.count, required=r.required, reason=r.reason,
-                        deadline=r.deadline, evidence=dict(r.evidence or {}))
-                for r in self.evaluations(period, unit_ids)]
+    def verdicts(self, period: str, unit_ids: Sequence[str] | None = None, *,
+                 reviewed: bool = True) -> list[Verdict]:
+        """The stored verdicts of `period`; `reviewed`: as the reviews in force set them (人工复核,
+        store/reviews.py — the computed status kept in the evidence), else as the rules computed them."""
+        computed = [Verdict(unit_id=r.unit_id, channel=r.channel, period=r.period, rule=r.rule,
+                            status=Status(r.status), count=r.count, required=r.required, reason=r.reason,
+                            deadline=r.deadline, evidence=dict(r.evidence or {}))
+                    for r in self.evaluations(period, unit_ids)]
+        if not reviewed:
+            return computed
+        return overlay(computed, self.reviews.current(periods=[period], unit_ids=unit_ids))
 
-    def status_history(self, unit_ids: Sequence[str], periods: Sequence[str], rule: str) -> dict[tuple[str, str], dict[str, str]]:
-        """{(unit, channel): {period: status}} for the given periods and rule."""
+    def status_history(self, unit_ids: Sequence[str], periods: Sequence[str], rule: str, *,
+                       reviewed: bool = True) -> dict[tuple[str, str], dict[str, str]]:
+        """{(unit, channel): {period: status}} for the given periods and rule (`reviewed`: as the
+        reviews in force set them, see `verdicts`)."""
         out: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
         with self.Session() as s:
             q = select(Evaluation.unit_id, Evaluation.channel, Evaluation.period, Evaluation.status).where(
@@ -249,4 +258,9 @@ class VerdictQueries:
                 Evaluation.unit_id.in_(list(unit_ids)))
             for r in s.execute(q):
                 out[(r.unit_id, r.channel)][r.period] = r.status
+        if reviewed:
+            for (uid, channel, period, _), review in self.reviews.current(periods=periods, unit_ids=unit_ids,
+                                                                          rule=rule).items():
+                if period in out.get((uid, channel), {}):
+                    out[(uid, channel)][period] = review.status.value
         return out

@@ -1,0 +1,345 @@
+"""人工复核 (#20): a supervisor's review of a verdict is kept with its trail, survives re-evaluation and
+backfill, and is the status everything downstream uses — board, circular, scores, streaks, notices."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from pubwatch import reviews
+from pubwatch.evaluate import evaluate_period, streaks
+from pubwatch.periods import Period
+from pubwatch.registry import parse_registry
+from pubwatch.reviews import ReviewError, current_reviews, record_review, review_history
+from pubwatch.types import COVERS_ALL, TZ, ListItem, Outcome, SourceResult, Status
+
+REG_DATA = {"units": [
+    {"id": uid, "name": name, "category": "department",
+     "contacts": {"leader": {"name": "王", "email": "w@x.cn"}, "staff": {"name": "张", "email": "z@x.cn"}},
+     "portal": {"columns": [{"id": "gzdt", "url": f"https://www.example.gov.cn/{uid}/gzdt/"}]}}
+    for uid, name in [("ok", "按时单位"), ("late", "迟报单位"), ("down", "宕机单位")]]}
+REG = parse_registry(REG_DATA)
+W = Period.parse("2026-W46")          # Nov 9-15; "late" missed W45 and W46
+AS_OF = datetime(2026, 11, 16, 7, 30, tzinfo=TZ)   # Monday after the week
+NOW = datetime(2026, 11, 17, 10, 0, tzinfo=TZ)
+
+
+def seed(store, *, weeks_back=8):
+    """Weekly crawls of each unit's one column; "late" posts nothing in W45 and W46, "down" answers 503
+    for W46 and has no post at all."""
+    store.sync_units(REG.units)
+    for unit in REG.units:
+        col = unit.sources_of("portal")[0]
+        week = W
+        for k in range(weeks_back):
+            at = datetime.combine(week.end, datetime.min.time(), TZ) + timedelta(days=1, hours=6, minutes=30)
+            a = store.start_attempt(col, started_at=at, run_id="seed")
+            if unit.id == "down" and k == 0:
+                store.finish_attempt(a, col, SourceResult(Outcome.HTTP_ERROR, message="HTTP 503", http_status=503),
+                                     finished_at=at, items_new=0)
+            else:
+                posts = [] if (unit.id == "late" and k in (0, 1)) or unit.id == "down" else [
+                    ListItem(f"{unit.name}动态{k}", f"https://www.example.gov.cn/{unit.id}/gzdt/t{k}.html",
+                             datetime.combine(week.start + timedelta(days=2), datetime.min.time(), TZ)
+                             .replace(hour=10))]
+                new = store.upsert_posts(col, posts, seen_at=at, attempt_id=a)
+                store.finish_attempt(a, col, SourceResult(Outcome.OK, posts), finished_at=at, items_new=new,
+                                     covered_from=COVERS_ALL)
+            week = week.previous()
+
+
+def weekly(verdicts, unit_id, channel="portal"):
+    return next(v for v in verdicts if v.unit_id == unit_id and v.channel == channel and v.rule == "weekly")
+
+
+def evaluate_weeks(store, *weeks):
+    for p in weeks:
+        evaluate_period(store, REG.units, p, as_of=AS_OF if p == W else p.end_dt + timedelta(days=1))
+
+
+def review(store, **kw):
+    args = dict(unit_id="late", period=W.key, channel="portal", status="met",
+                reason="单位提供了群发截图, 11月12日已发布", reviewer="督查员甲", now=NOW)
+    args.update(kw)
+    return record_review(store, REG, **args)
+
+
+# --------------------------------------------------------------------------------- the record
+def test_a_review_is_stored_and_laid_over_the_computed_verdict(store):
+    seed(store)
+    evaluate_weeks(store, W.previous(), W)
+    assert weekly(store.verdicts(W.key), "late").status is Status.MISSED
+    r = review(store, evidence_url=None)
+    assert (r.status, r.previous_status, r.reviewer, r.created_at) == (Status.MET, Status.MISSED, "督查员甲", NOW)
+    v = weekly(store.verdicts(W.key), "late")
+    assert v.status is Status.MET and v.reason == "人工复核: 单位提供了群发截图, 11月12日已发布"
+    assert v.evidence["computed_status"] == "missed" and v.evidence["review"]["reviewer"] == "督查员甲"
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
+    assert weekly(store.verdicts(W.key), "ok").evidence.get("review") is None
+    assert current_reviews(store, W.key) == {("late", "portal", W.key, "weekly"): r}
+
+
+def test_a_later_review_supersedes_and_both_are_kept(store):
+    seed(store)
+    evaluate_weeks(store, W)
+    first = review(store)
+    second = review(store, status="exempt", reason="该周网站改版, 经领导同意免检", reviewer="督查员乙",
+                    now=NOW + timedelta(hours=2))
+    assert second.previous_status is Status.MET               # what it corrected: the first review
+    assert [r.id for r in review_history(store, "late")] == [first.id, second.id]
+    assert review_history(store, "late", W.previous().key) == []
+    assert current_reviews(store, W.key)[("late", "portal", W.key, "weekly")] == second
+    assert weekly(store.verdicts(W.key), "late").status is Status.EXEMPT
+
+
+def test_a_review_survives_re_evaluation_and_backfill(store):
+    seed(store)
+    evaluate_weeks(store, W)
+    review(store)
+    evaluate_weeks(store, W)                                   # the next run, same knowledge
+    evaluate_period(store, REG.units, W, as_of=AS_OF + timedelta(days=30))   # a backfill, later knowledge
+    assert weekly(store.verdicts(W.key), "late").status is Status.MET
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
+    assert store.status_history(["late"], [W.key], "weekly")[("late", "portal")][W.key] == "met"
+    assert store.status_history(["late"], [W.key], "weekly", reviewed=False)[("late", "portal")][W.key] == "missed"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"unit_id": "nobody"}, "unit"),
+    ({"period": "2026-W99"}, "period"),
+    ({"period": "last week"}, "period"),
+    ({"period": "2026-W40"}, "period"),                      # never evaluated
+    ({"channel": "weibo"}, "channel"),
+    ({"channel": "wechat"}, "channel"),                      # the unit has no WeChat verdict
+    ({"rule": "no_such_rule"}, "rule"),
+    ({"status": "at_risk"}, "status"),
+    ({"status": "good"}, "status"),
+    ({"reason": "  \t "}, "reason"),
+    ({"reason": ""}, "reason"),
+    ({"reviewer": ""}, "reviewer"),
+    ({"evidence_url": "javascript:alert(1)"}, "evidence_url"),
+    ({"evidence_url": "ftp://example.gov.cn/a"}, "evidence_url"),
+    ({"evidence_url": "https://www.example.gov.cn/late/a.html", "published": date(2026, 11, 20)}, "published"),
+])
+def test_bad_input_is_refused_naming_the_field(store, change, field):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    with pytest.raises(ReviewError) as err:
+        review(store, **change)
+    assert err.value.field == field and f"字段 {field}:" in str(err.value)
+    assert review_history(store) == []
+
+
+def test_chinese_status_words_and_a_unit_name_are_accepted(store):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    r = review(store, unit_id="迟报单位", status="免检")
+    assert (r.unit_id, r.status) == ("late", Status.EXEMPT)
+
+
+# --------------------------------------------------------------------------------- everywhere consistent
+def test_scores_and_ranking_follow_the_review(store):
+    from pubwatch import rules
+    from pubwatch.ranking import ranking
+    from pubwatch.scoring import ScoreTable
+
+    seed(store)
+    evaluate_weeks(store, W.previous(), W)
+    policies = rules.load_policies()
+    month = Period.parse("2026-11")
+
+    def score(unit_id):
+        return next(r["score"] for r in ranking(store, REG.units, policies, month)["rows"] if r["unit_id"] == unit_id)
+
+    before = score("late")
+    review(store)
+    table = ScoreTable.from_policies(policies)
+    gain = table.points("weekly", Status.MET) - table.points("weekly", Status.MISSED)
+    assert gain > 0 and score("late") == pytest.approx(before + gain)
+
+
+def test_a_reviewed_met_breaks_the_streak_so_no_escalation_is_planned(store):
+    from pubwatch.notices.dispatch import plan_unit_notices
+
+    seed(store)
+    evaluate_weeks(store, W.previous().previous(), W.previous(), W)
+
+    def planned():
+        """(weekly streak, {notice kind: the rules it names}) for "late" in W46."""
+        closed = store.verdicts(W.key)
+        streak = streaks(store, REG.units, W)
+        notices = plan_unit_notices(REG, closed_period=W.key, closed=closed, current_period=W.next().key,
+                                    current=[], reminder_due=False, streaks=streak, escalate_after=2, base_ctx={})
+        return streak[("late", "portal")], {p.kind: {v.rule for v in p.ctx["verdicts"]}
+                                            for p in notices if p.unit_id == "late"}
+
+    streak, notices = planned()
+    assert streak == 2 and "weekly" in notices["overdue"] and "escalation" in notices
+    review(store, period=W.previous().key, reason="第45周的发文在另一栏目, 已核实")
+    streak, notices = planned()
+    assert streak == 1 and "weekly" in notices["overdue"] and "escalation" not in notices   # still late in W46
+    review(store, reason="第46周的群发已核实")
+    streak, notices = planned()
+    assert streak == 0 and "weekly" not in notices.get("overdue", set()) and "escalation" not in notices
+
+
+def test_the_circular_and_its_xlsx_show_the_reviewed_status(store, tmp_path):
+    from openpyxl import load_workbook
+
+    from pubwatch import rules
+    from pubwatch.documents import write_xlsx
+    from pubwatch.report_data import build_period_report, rule_label
+
+    seed(store)
+    evaluate_weeks(store, W)
+    review(store)
+    report = build_period_report(store, REG, rules.load_policies(), W)
+    weekly_label = rule_label("weekly")
+    [row] = [r for r in report.rows if r.unit_id == "late" and r.rule == weekly_label]
+    assert row.status is Status.MET and row.reason.startswith("人工复核: 单位提供了群发截图")
+    assert row.extra["人工复核(原判)"] == "未达标" and row.streak == 0
+    assert not any(r.unit_id == "late" and r.rule == weekly_label
+                   for rows in report.late_by_category.values() for r in rows)
+    ws = load_workbook(write_xlsx(report, tmp_path / "w46.xlsx")).active
+    values = [[c.value for c in r] for r in ws.iter_rows()]
+    header = next(v for v in values if "人工复核(原判)" in v)
+    [late] = [v for v in values if "迟报单位" in v and weekly_label in v]
+    assert late[header.index("人工复核(原判)")] == "未达标" and "达标" in late
+    assert any(str(c).startswith("人工复核: 单位提供了群发截图") for c in late)
+
+
+def test_the_board_shows_the_reviewed_and_the_computed_status(store):
+    from pubwatch import board
+
+    seed(store)
+    evaluate_weeks(store, W.previous(), W)
+    review(store, evidence_url="https://www.example.gov.cn/late/gzdt/proof.html")
+    today = date(2026, 11, 17)
+    view = board.matrix(store, REG, [W.previous(), W], today=today)
+    line = next(r for r in view.rows if r.unit_id == "late").lines[0]
+    cell = next(c for c in line.cells if c.period == W.key)
+    assert (cell.status, cell.computed) == ("met", "未达标") and "原判未达标" in cell.title
+    assert line.streak == 0                       # W46 reviewed 达标 ends the run of misses
+    html = board.render("matrix.j2", root="/pubwatch", view=view)
+    assert 'class="reviewed">复</sup>' in html
+    page = board.unit_page(store, REG, "late", [W.previous(), W], today=today)
+    [ev] = [e for e in page.evaluations if e.period == W.key and e.computed_label]
+    assert (ev.status, ev.computed_label, ev.reviewer) == ("met", "未达标", "督查员甲")
+    html = board.render("unit.j2", root="/pubwatch", u=page)
+    assert "人工复核 · 原判 未达标" in html and "复核人 督查员甲" in html
+    assert 'href="https://www.example.gov.cn/late/gzdt/proof.html"' in html
+
+
+def test_a_manual_post_counts_in_the_monthly_quota(store):
+    seed(store)
+    month = Period.parse("2026-11")
+    evaluate_weeks(store, W)
+    as_of = month.end_dt + timedelta(days=1)
+
+    def quota():
+        verdicts = evaluate_period(store, REG.units, month, as_of=as_of)
+        return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+
+    before = quota().count
+    url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"        # a column the registry does not know
+    review(store, evidence_url=url, published=date(2026, 11, 12))
+    assert quota().count == before + 1
+    [post] = [p for p in store.post_facts(["late"], month.start_dt, month.end_dt)["late"] if p.url == url]
+    assert post.published == datetime(2026, 11, 12, tzinfo=TZ) and post.source_id == "late.portal.gzdt"
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        row = s.query(Post).filter_by(url=url).one()
+    assert row.evidence["dates"]["date_from"] == "manual" and "人工复核 #" in row.evidence["dates"]["date_check"]
+    assert row.first_seen_attempt_id is None and not row.date_suspicious
+    evaluate_weeks(store, W)                                   # the week now counts it too
+    v = weekly(store.verdicts(W.key), "late")
+    assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
+
+
+def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    posts = store.counts()["posts"]
+    review(store)
+    review(store, status="missed", reason="证据不实", evidence_url="https://www.example.gov.cn/late/x.html")
+    assert store.counts()["posts"] == posts
+
+
+def test_the_default_date_of_the_manual_post_is_the_last_day_of_the_period(store):
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/late-proof.html"
+    review(store, evidence_url=url)
+    [post] = [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url]
+    assert post.local_day == W.end
+
+
+# --------------------------------------------------------------------------------- the summary
+def test_the_next_summary_lists_each_correction_once(demo_runtime):
+    from pubwatch import config, jobs
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = [v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED]
+    assert len(missed) >= 2
+    names = {u.id: u.name for u in rt.registry.units}
+    first = record_review(rt.store, rt.registry, unit_id=missed[0].unit_id, period=closed.key,
+                          channel=missed[0].channel, status="met", reason="单位提供群发记录截图, 已核实", reviewer="督查员甲")
+    line = reviews.correction_line(first, names[first.unit_id])
+    assert line.startswith(f"更正: {names[first.unit_id]} 2026年第46周 ") and "未达标→达标, 理由: 单位提供群发记录截图" in line
+    jobs.notify_week(rt, TEST_AS_OF, send=False)
+    outbox = config.outbox_dir()
+    summary = (outbox / "2026-W46" / "office-summary.txt").read_text(encoding="utf-8")
+    assert "人工复核更正" in summary and line in summary and summary.count("更正: ") == 1
+    second = record_review(rt.store, rt.registry, unit_id=missed[1].unit_id, period=closed.key,
+                           channel=missed[1].channel, status="exempt", reason="该周网站迁移, 经批准免检",
+                           reviewer="督查员乙")
+    jobs.notify_week(rt, TEST_AS_OF + timedelta(days=7), send=False)
+    following = (outbox / "2026-W47" / "office-summary.txt").read_text(encoding="utf-8")
+    assert reviews.correction_line(second, names[second.unit_id]) in following
+    assert line not in following and following.count("更正: ") == 1
+    html = (outbox / "2026-W47" / "office-summary.html").read_text(encoding="utf-8")
+    assert "未达标→免检" in html
+
+
+# --------------------------------------------------------------------------------- CLI
+def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
+    import yaml
+
+    from pubwatch.cli import main
+
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    registry = tmp_path / "units.yaml"
+    registry.write_text(yaml.safe_dump(REG_DATA, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("USER", "clerk_li")
+    monkeypatch.setenv("LOGNAME", "clerk_li")
+    base = ["--db-url", store.url, "--registry", str(registry), "review"]
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "met",
+                        "--reason", "已核实 11月12日 发布", "--url", "https://www.example.gov.cn/late/a.html",
+                        "--date", "2026-11-12"]) == 0
+    out = capsys.readouterr().out
+    assert "已记录人工复核 #" in out and "迟报单位 2026年第46周 门户网站 未达标→达标" in out and "clerk_li" in out
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "missed",
+                        "--reason", "链接打不开, 撤销", "--by", "督查员乙"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--list", "--unit", "迟报单位"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert "未达标→达标" in lines[0] and "已被取代" in lines[0] and "复核人 clerk_li" in lines[0]
+    assert "达标→未达标" in lines[1] and "生效" in lines[1] and "复核人 督查员乙" in lines[1]
+    assert weekly(store.verdicts(W.key), "late").status is Status.MISSED
+    assert main(base + ["--unit", "late", "--period", W.key, "--channel", "portal", "--status", "met",
+                        "--reason", "x", "--url", "javascript:alert(1)"]) == 1
+    assert "复核 字段 evidence_url:" in capsys.readouterr().err
+    assert main(base + ["--unit", "late", "--period", W.key]) == 1
+    assert "--channel --status --reason" in capsys.readouterr().err
+    assert len(review_history(store, "late")) == 2
+    # a re-evaluation now counts the evidence post (computed 达标) and prints the review in force
+    assert main(["--db-url", store.url, "--registry", str(registry), "evaluate", "--period", W.key,
+                 "--units", "late"]) == 0
+    out = capsys.readouterr().out
+    assert "人工复核: 链接打不开, 撤销" in out
+    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "met"
