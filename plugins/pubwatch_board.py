@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -336,7 +337,7 @@ def create_app() -> FastAPI:
         unit = resources.registry().unit(unit_id)
         form, cookie = (None, None)
         if can_review(user):
-            form, cookie = _review_form(request, user, unit, view, default_period=shown[-2 if len(shown) > 1 else -1].key)
+            form, cookie = _review_form(request, user, unit, view, default_period=_last_closed(shown))
         page = _page(request, "unit.j2", u=view, calendar=posting_calendar(resources.store(), unit, shown[-1].end),
                      review=form, saved=_saved_review(unit.id, reviewed))
         csrf.set_cookie(page, request, cookie)
@@ -366,9 +367,10 @@ def create_app() -> FastAPI:
         values = {"period": period.strip(), "channel": channel.strip(), "rule": rule.strip() or "weekly",
                   "status": status.strip(), "reason": reason.strip(), "evidence_url": evidence_url.strip()}
         try:
-            record_review(resources.store(), resources.registry(), unit_id=unit.id, period=values["period"],
-                          channel=values["channel"], status=values["status"], reason=values["reason"],
-                          reviewer=user.get_name(), rule=values["rule"], evidence_url=values["evidence_url"] or None)
+            review = record_review(resources.store(), resources.registry(), unit_id=unit.id, period=values["period"],
+                                   channel=values["channel"], status=values["status"], reason=values["reason"],
+                                   reviewer=user.get_name(), rule=values["rule"],
+                                   evidence_url=values["evidence_url"] or None)
         except ReviewError as exc:
             view = _review_view(unit)
             form, cookie = _review_form(request, user, unit, view, default_period=values["period"], values=values,
@@ -376,10 +378,12 @@ def create_app() -> FastAPI:
             page = _page(request, "review.j2", 400, u=view, review=form)
             csrf.set_cookie(page, request, cookie)
             return page
-        log.info("人工复核已记录: unit=%s period=%s channel=%s rule=%s status=%s reviewer=%s", unit.id,
-                 values["period"], values["channel"], values["rule"], values["status"], user.get_name())
-        query = {"end": values["period"], "reviewed": "|".join((values["period"], values["channel"], values["rule"]))}
-        return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}#w-{values['period']}",
+        log.info("人工复核已记录: unit=%s period=%s channel=%s rule=%s status=%s reviewer=%s (review %s)", review.unit_id,
+                 review.period, review.channel, review.rule, review.status.value, review.reviewer, review.id)
+        query = {"reviewed": "|".join((review.period, review.channel, review.rule))}
+        if review.period not in {w.key for w in _weeks(DEFAULT_WEEKS, None)}:
+            query["end"] = review.period               # an older period: the weeks shown end with it
+        return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}#w-{review.period}",
                                 status_code=303)
 
     @app.get("/period/{key}", response_class=HTMLResponse)
@@ -436,8 +440,17 @@ def _review_form(request: Request, user: BaseUser, unit, view, *, default_period
         values[key] = values.get(key) or default
     return {"action": f"{_root(request)}/unit/{unit.id}/review", "field": csrf.field, "token": token,
             "statuses": REVIEW_STATUSES, "channels": channels, "rules": [(r, rule_label(r)) for r in rule_keys],
-            "periods": [w.key for w in reversed(view.weeks)], "values": values, "error": error,
+            "periods": [w.key for w in reversed(view.weeks)], "filled": values, "error": error,
             "reviewer": user.get_name()}, cookie
+
+
+def _last_closed(shown) -> str:
+    """The form's default period: the newest week shown that has ended (the open week cannot be judged yet)."""
+    from pubwatch.types import TZ
+
+    today = datetime.now(TZ).date()
+    closed = [w for w in shown if w.end < today]
+    return (closed or shown)[-1].key
 
 
 def _saved_review(unit_id: str, reviewed: str | None):

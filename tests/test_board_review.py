@@ -188,7 +188,7 @@ def test_a_rejected_review_re_renders_the_form_with_the_message(server, history,
     af, _, weeks = server
     closed = weeks[-2].key
     s, token = editor_page(af, "editor", unit="gaj")
-    resp = s.post(af.url("/pubwatch/unit/gaj/review"), data=form_fields(closed, csrf_token=token, **fields),
+    resp = s.post(af.url("/pubwatch/unit/gaj/review"), data={**form_fields(closed, csrf_token=token), **fields},
                   timeout=30, allow_redirects=False)
     assert resp.status_code == 400, resp.text[:500]
     error = re.search(r'<div class="warn" id="review-error"[^>]*>(.*?)</div>', resp.text, re.S).group(1)
