@@ -383,7 +383,8 @@ def create_app() -> FastAPI:
         query = {"reviewed": "|".join((review.period, review.channel, review.rule))}
         if review.period not in {w.key for w in _weeks(DEFAULT_WEEKS, None)}:
             query["end"] = review.period               # an older period: the weeks shown end with it
-        return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}#w-{review.period}",
+        # to the top of the page: the reviewed cell, the confirmation, then its 评估结果 row
+        return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}",
                                 status_code=303)
 
     @app.get("/period/{key}", response_class=HTMLResponse)

@@ -162,11 +162,17 @@ def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(serve
         evidence_url="https://mp.weixin.qq.com/s/abcdef"))
     assert resp.status_code == 303, resp.text[:500]
     location = resp.headers["location"]
-    assert location.startswith("/pubwatch/unit/czj?") and location.endswith(f"#w-{period}")
+    assert location.startswith("/pubwatch/unit/czj?") and "end=" not in location     # the current weeks
 
-    page = s.get(af.url(location.split("#")[0]), timeout=30)
+    page = s.get(af.url(location), timeout=30)
     assert page.status_code == 200
-    assert cell.search(page.text).group(1) == "met"                 # the reviewed status
+    assert cell.search(page.text).group(1) == "met"                 # the reviewed status …
+    reviewed = re.search(rf'<tr data-channel="portal">.*?<td class="c" data-period="{period}"[^>]*>(.*?)</td>',
+                         page.text, re.S).group(1)
+    assert 'title="' + f"{period} 达标 (原判未达标)" in reviewed          # … and the computed one
+    assert '<sup class="reviewed">复</sup>' in reviewed
+    row = re.search(rf'<tr id="w-{period}">(.*?)</tr>', page.text, re.S).group(1)
+    assert "原判 未达标" in row and "复核人 boss" in row and 'href="https://mp.weixin.qq.com/s/abcdef"' in row
     saved = re.search(r'<div class="panel saved" id="review-saved"[^>]*>(.*?)</div>', page.text, re.S).group(1)
     assert period in saved and "未达标" in saved and "达标" in saved and "复核人 boss" in saved
     assert "&lt;b&gt;群发&lt;/b&gt;" in saved and "<b>群发</b>" not in page.text          # the reason is escaped
@@ -209,7 +215,7 @@ def test_editor_submits_the_form_in_the_browser(server, history, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100}, locale="zh-CN")
+            page = browser.new_page(viewport={"width": 1440, "height": 1750}, locale="zh-CN")
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(af.url("/"))
             page.wait_for_url(re.compile(r"/auth/login"))
@@ -238,7 +244,8 @@ def test_editor_submits_the_form_in_the_browser(server, history, tmp_path):
             assert "复核人 editor" in saved.inner_text() and "免检" in saved.inner_text()
             cell = frame.locator(f'#unit-weeks tr[data-channel="wechat"] td[data-period="{period}"]')
             assert cell.get_attribute("data-status") == "exempt"
-            saved.scroll_into_view_if_needed()
+            assert "(原判达标)" in cell.locator("a").get_attribute("title")
+            assert cell.locator("sup.reviewed").inner_text() == "复"
             out = tmp_path / "board-review.png"
             page.screenshot(path=str(out), full_page=True)
         finally:
