@@ -129,8 +129,8 @@ class CsrfGuard:
 
     def set_cookie(self, response: Response, request: Request, value: str | None) -> None:
         if value:
-            response.set_cookie(self.cookie, value, path=_root(request) or "/", httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https")
+            response.set_cookie(self.cookie, value, path=request.scope.get("root_path") or "/", httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
 
     def verify(self, request: Request, user: BaseUser, token: str | None) -> None:
         """403 unless `token` is a fresh token for this user and this browser's cookie."""

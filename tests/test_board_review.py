@@ -28,8 +28,6 @@ from pubwatch.types import TZ
 from test_board import SCENARIO, seed, write_registry
 from test_board_browser import CHROMIUM_ARGS, chromium_or_skip
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
 ROOT = Path(__file__).resolve().parents[1]
 CSRF_SECRET = "pubwatch-review-test-" + "k" * 40
 USERS = "supervisor:viewer,clerk:user,editor:op,boss:admin"
@@ -84,6 +82,8 @@ def editor_page(af, user: str, unit: str = "czj") -> tuple[requests.Session, str
     return s, match.group(1)
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
 def test_viewer_sees_the_board_read_only_and_gets_403_on_the_form(server, history):
     af, _, weeks = server
     closed = weeks[-2].key
@@ -103,6 +103,8 @@ def test_viewer_sees_the_board_read_only_and_gets_403_on_the_form(server, histor
     assert history("czj") == []
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
 def test_post_without_a_valid_csrf_token_is_refused_and_stores_nothing(server, history, monkeypatch):
     af, _, weeks = server
     closed = weeks[-2].key
@@ -110,6 +112,9 @@ def test_post_without_a_valid_csrf_token_is_refused_and_stores_nothing(server, h
     s, token = editor_page(af, "editor")
     cookie = s.cookies.get("pubwatch_csrf")
     assert cookie and len(cookie) >= 32
+    (jar,) = [c for c in s.cookies if c.name == "pubwatch_csrf"]
+    assert jar.path == "/pubwatch" and jar.has_nonstandard_attr("HttpOnly")
+    assert jar.get_nonstandard_attr("SameSite", "").lower() == "strict"
 
     def post(session, **fields):
         return session.post(url, data=form_fields(closed, **fields), timeout=30, allow_redirects=False)
@@ -149,6 +154,8 @@ def test_post_without_a_valid_csrf_token_is_refused_and_stores_nothing(server, h
     assert review.reviewer == "editor" and review.period == closed
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
 def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(server, history):
     af, _, weeks = server
     period = weeks[-3].key                     # czj portal: 未达标 in the seeded scenario
@@ -183,6 +190,8 @@ def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(serve
     assert r.previous_status.value == "missed" and r.evidence_url == "https://mp.weixin.qq.com/s/abcdef"
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
 @pytest.mark.parametrize("fields, field, words", [
     ({"reason": "   "}, "reason", "复核理由"),
     ({"evidence_url": "javascript:alert(1)"}, "evidence_url", "http"),
@@ -204,6 +213,8 @@ def test_a_rejected_review_re_renders_the_form_with_the_message(server, history,
     assert history("gaj") == []
 
 
+@pytest.mark.airflow
+@pytest.mark.slow
 @pytest.mark.browser
 def test_editor_submits_the_form_in_the_browser(server, history, tmp_path):
     executable = chromium_or_skip()
@@ -256,3 +267,45 @@ def test_editor_submits_the_form_in_the_browser(server, history, tmp_path):
     target = ROOT / "test-output"
     target.mkdir(exist_ok=True)
     shutil.copy(out, target / "board-review.png")
+
+
+# ------------------------------------------------------------------------------ in-process: whatever is typed
+from test_board import client, plugin, seeded  # noqa: E402,F401  (fixtures: the real plugin app, seeded store)
+
+
+def test_typed_review_fields_answer_303_or_400_never_500(client, plugin, seeded, monkeypatch):
+    """Whatever an editor types into the form: stored (303) or the form again with a message (400)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    store, _, weeks = seeded
+    monkeypatch.setenv("PUBWATCH_CSRF_SECRET", CSRF_SECRET)
+    client.cookies.set("_token", plugin.test_auth_manager.generate_jwt(SimpleAuthManagerUser(username="boss",
+                                                                                           role="admin")))
+    page = client.get("/unit/czj", params={"weeks": 4, "end": weeks[-1].key})
+    assert page.status_code == 200
+    token = TOKEN_RE.search(page.text).group(1)
+    junk = st.one_of(st.text(max_size=30), st.sampled_from(
+        ["2026-W46", "2026-11", "2026-Q4", "2026", "portal", "wechat", "unit", "weekly", "met", "达标", "exempt",
+         "missed", "https://example.gov.cn/a", "javascript:alert(1)", "http://", "\x00", "<script>", " " * 5]))
+    answers: set[int] = set()
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(period=junk, channel=junk, rule=junk, status=junk, reason=junk, evidence_url=junk)
+    def probe(period, channel, rule, status, reason, evidence_url):
+        resp = client.post("/unit/czj/review", follow_redirects=False, data={
+            "csrf_token": token, "period": period, "channel": channel, "rule": rule, "status": status,
+            "reason": reason, "evidence_url": evidence_url})
+        assert resp.status_code in (303, 400), (resp.status_code, resp.text[:300])
+        if resp.status_code == 400:
+            assert 'id="review-error"' in resp.text and "<script>" not in resp.text
+        answers.add(resp.status_code)
+
+    probe()
+    assert 400 in answers
+    ok = client.post("/unit/czj/review", follow_redirects=False, data={
+        "csrf_token": token, **form_fields(weeks[-2].key)})
+    assert ok.status_code == 303
+    assert [r.reviewer for r in review_history(store, "czj")][-1] == "boss"
