@@ -359,18 +359,20 @@ def create_app() -> FastAPI:
     def review_submit(request: Request, unit_id: str, user: BaseUser = Depends(require_reviewer),
                       csrf_token: str = Form(""), period: str = Form(""), channel: str = Form(""),
                       rule: str = Form(""), status: str = Form(""), reason: str = Form(""),
-                      evidence_url: str = Form("")):
+                      evidence_url: str = Form(""), published: str = Form("")):
         csrf.verify(request, user, csrf_token)          # before anything is read or stored
         from pubwatch.reviews import ReviewError, record_review
 
         unit = _unit_for_review(unit_id)
         values = {"period": period.strip(), "channel": channel.strip(), "rule": rule.strip() or "weekly",
-                  "status": status.strip(), "reason": reason.strip(), "evidence_url": evidence_url.strip()}
+                  "status": status.strip(), "reason": reason.strip(), "evidence_url": evidence_url.strip(),
+                  "published": published.strip()}
         try:
+            day = _form_date(values["published"])
             review = record_review(resources.store(), resources.registry(), unit_id=unit.id, period=values["period"],
                                    channel=values["channel"], status=values["status"], reason=values["reason"],
                                    reviewer=user.get_name(), rule=values["rule"],
-                                   evidence_url=values["evidence_url"] or None)
+                                   evidence_url=values["evidence_url"] or None, published=day)
         except ReviewError as exc:
             view = _review_view(unit)
             form, cookie = _review_form(request, user, unit, view, default_period=values["period"], values=values,
@@ -437,12 +439,26 @@ def _review_form(request: Request, user: BaseUser, unit, view, *, default_period
     values = dict(values or {})
     values.setdefault("period", default_period)
     for key, default in (("channel", channels[0][0] if channels else ""), ("rule", "weekly"), ("status", "met"),
-                         ("reason", ""), ("evidence_url", "")):
+                         ("reason", ""), ("evidence_url", ""), ("published", "")):
         values[key] = values.get(key) or default
     return {"action": f"{_root(request)}/unit/{unit.id}/review", "field": csrf.field, "token": token,
             "statuses": REVIEW_STATUSES, "channels": channels, "rules": [(r, rule_label(r)) for r in rule_keys],
             "periods": [w.key for w in reversed(view.weeks)], "filled": values, "error": error,
             "reviewer": user.get_name()}, cookie
+
+
+def _form_date(value: str):
+    """The form's optional post date (YYYY-MM-DD, as <input type=date> sends it), or None."""
+    from datetime import date
+
+    from pubwatch.reviews import ReviewError
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ReviewError("published", f"无法识别的日期 {value[:40]!r}, 应如 2026-11-18") from None
 
 
 def _last_closed(shown) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import re
 import shutil
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -159,6 +159,7 @@ def test_post_without_a_valid_csrf_token_is_refused_and_stores_nothing(server, h
 def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(server, history):
     af, _, weeks = server
     period = weeks[-3].key                     # czj portal: 未达标 in the seeded scenario
+    posted = weeks[-3].start + timedelta(days=2)                      # the Wednesday of that week
     s, token = editor_page(af, "boss")
     before = s.get(af.url("/pubwatch/unit/czj"), params={"end": period}, timeout=30).text
     cell = re.compile(rf'<tr data-channel="portal">.*?<td class="c" data-period="{period}" data-status="(\w+)"', re.S)
@@ -166,7 +167,7 @@ def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(serve
 
     resp = s.post(af.url("/pubwatch/unit/czj/review"), timeout=30, allow_redirects=False, data=form_fields(
         period, csrf_token=token, reason="该单位 <b>群发</b> 文章接口未列出, 经核实已发布",
-        evidence_url="https://mp.weixin.qq.com/s/abcdef"))
+        evidence_url="https://mp.weixin.qq.com/s/abcdef", published=str(posted)))
     assert resp.status_code == 303, resp.text[:500]
     location = resp.headers["location"]
     assert location.startswith("/pubwatch/unit/czj?") and "end=" not in location     # the current weeks
@@ -183,6 +184,10 @@ def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(serve
     saved = re.search(r'<div class="panel saved" id="review-saved"[^>]*>(.*?)</div>', page.text, re.S).group(1)
     assert period in saved and "未达标" in saved and "达标" in saved and "复核人 boss" in saved
     assert "&lt;b&gt;群发&lt;/b&gt;" in saved and "<b>群发</b>" not in page.text          # the reason is escaped
+    # the unit's proof is stored as a post of that day (source "manual"), listed among its posts
+    proof = re.search(r'<tr>\s*<td class="title-cell"><a href="https://mp.weixin.qq.com/s/abcdef"[^>]*>(.*?)</tr>',
+                      page.text, re.S)
+    assert proof and "人工复核补录" in proof.group(1) and f"{posted:%Y-%m-%d}" in proof.group(1)
     reviews = [r for r in history("czj") if r.period == period]
     assert len(reviews) == 1
     (r,) = reviews
@@ -198,6 +203,8 @@ def test_editor_review_is_stored_and_the_unit_page_shows_the_reviewed_cell(serve
     ({"status": "at_risk"}, "status", "状态"),
     ({"period": "2026-W99"}, "period", "周期"),
     ({"channel": "weibo"}, "channel", "渠道"),
+    ({"published": "2026-13-45", "evidence_url": "https://example.gov.cn/a"}, "published", "日期"),
+    ({"published": "2001-01-01", "evidence_url": "https://example.gov.cn/a"}, "published", "不在"),
 ])
 def test_a_rejected_review_re_renders_the_form_with_the_message(server, history, fields, field, words):
     af, _, weeks = server
@@ -293,11 +300,12 @@ def test_typed_review_fields_answer_303_or_400_never_500(client, plugin, seeded,
     answers: set[int] = set()
 
     @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(period=junk, channel=junk, rule=junk, status=junk, reason=junk, evidence_url=junk)
-    def probe(period, channel, rule, status, reason, evidence_url):
+    @given(period=junk, channel=junk, rule=junk, status=junk, reason=junk, evidence_url=junk,
+           published=st.one_of(junk, st.dates().map(str)))
+    def probe(period, channel, rule, status, reason, evidence_url, published):
         resp = client.post("/unit/czj/review", follow_redirects=False, data={
             "csrf_token": token, "period": period, "channel": channel, "rule": rule, "status": status,
-            "reason": reason, "evidence_url": evidence_url})
+            "reason": reason, "evidence_url": evidence_url, "published": published})
         assert resp.status_code in (303, 400), (resp.status_code, resp.text[:300])
         if resp.status_code == 400:
             assert 'id="review-error"' in resp.text and "<script>" not in resp.text
