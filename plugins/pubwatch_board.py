@@ -6,32 +6,50 @@ every route depends on `requires_access_view(AccessView.PLUGINS)` (checked again
 apache-airflow 3.3.2), so the `_token` JWT cookie set at login (or a Bearer token) is required
 and anonymous requests get 401.
 
+人工复核 (#20): the unit page carries a review form for users allowed to *edit* the board — the auth
+manager's `is_authorized_custom_view(method="PUT", resource_name="pubwatch_board")`, except under
+SimpleAuthManager, whose custom-view check ignores the method (3.3.2 answers every method as GET
+for viewers), so there the role must be op or admin. Viewers see the board read-only, and get 403
+on the form page and its POST. The POST is protected against CSRF by a signed double-submit token
+(see `CsrfGuard`).
+
 Importing this module is cheap: no database work, no registry read. The tracking DB URL is
 resolved on first use like dags/pubwatch_glue.py does ($PUBWATCH_DB_URL, else the Airflow
 connection `pubwatch_db`, else var/pubwatch.db).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
+import secrets
 import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 INCLUDE = Path(__file__).resolve().parents[1] / "include"
 if str(INCLUDE) not in sys.path and (INCLUDE / "pubwatch").is_dir():
     sys.path.insert(0, str(INCLUDE))
 
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi import Depends, FastAPI, HTTPException, Query, Request  # noqa: E402
-from fastapi.responses import HTMLResponse, Response  # noqa: E402
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request  # noqa: E402
+from fastapi.responses import HTMLResponse, RedirectResponse, Response  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView  # noqa: E402
-from airflow.api_fastapi.core_api.security import requires_access_view  # noqa: E402
+from airflow.api_fastapi.app import get_auth_manager  # noqa: E402
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser  # noqa: E402
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import (  # noqa: E402
+    SimpleAuthManager, SimpleAuthManagerRole)
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_view  # noqa: E402
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer  # noqa: E402
 from airflow.plugins_manager import AirflowPlugin  # noqa: E402
 
 log = logging.getLogger("pubwatch.board")
@@ -45,6 +63,94 @@ STATIC_DIR = Path(__file__).resolve().parent / "pubwatch_static"
 
 # Kept as a module attribute so tests can override exactly this dependency.
 require_user = requires_access_view(AccessView.PLUGINS)
+
+# ------------------------------------------------------------------------------ 人工复核: who may edit
+REVIEW_RESOURCE = "pubwatch_board"      # the custom view an auth manager grants "PUT" (FAB: can_edit) on
+REVIEW_METHOD = "PUT"
+SIMPLE_REVIEW_ROLE = SimpleAuthManagerRole.OP   # SimpleAuthManager: op and admin may review
+
+
+def can_review(user: BaseUser) -> bool:
+    """Whether `user` may record a review: the auth manager's edit permission on the board's view."""
+    manager = get_auth_manager()
+    if isinstance(manager, SimpleAuthManager):
+        # SimpleAuthManager.is_authorized_custom_view ignores `method` (apache-airflow 3.3.2: any
+        # viewer passes for any method), so its role ladder decides: op or admin.
+        role = (getattr(user, "role", None) or "").upper()
+        return role in SimpleAuthManagerRole.__members__ and \
+            SimpleAuthManagerRole[role].order >= SIMPLE_REVIEW_ROLE.order
+    return bool(manager.is_authorized_custom_view(method=REVIEW_METHOD, resource_name=REVIEW_RESOURCE, user=user))
+
+
+def require_reviewer(user: GetUserDep) -> BaseUser:
+    if not can_review(user):
+        raise HTTPException(status_code=403, detail="Forbidden: 只有具有看板编辑权限的用户可以提交人工复核")
+    return user
+
+
+# ------------------------------------------------------------------------------ 人工复核: CSRF
+class CsrfGuard:
+    """Signed double-submit token (OWASP "Signed Double-Submit Cookie"), stateless across workers.
+
+    The board is authenticated by Airflow's `_token` cookie (SameSite=Lax), so a form POST from
+    another page of the same site would carry it. A page with the form sets a random, HttpOnly,
+    SameSite=Strict cookie `pubwatch_csrf` (once per browser) and puts in a hidden field a token
+    signed with a server secret (itsdangerous, timestamped) that binds the user's name and a hash
+    of that cookie. The POST is accepted only if the token's signature is good, it is younger than
+    `max_age`, names the logged-in user and matches the cookie the request carries. A request the
+    browser marks `Sec-Fetch-Site: cross-site` is refused outright. The secret is
+    $PUBWATCH_CSRF_SECRET, else Airflow's `[api] secret_key` (shared by all api-server workers).
+    """
+
+    cookie = "pubwatch_csrf"
+    field = "csrf_token"
+    max_age = 8 * 3600
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        secret = os.environ.get("PUBWATCH_CSRF_SECRET")
+        if not secret:
+            from airflow.configuration import conf
+
+            secret = conf.get("api", "secret_key", fallback="") or conf.get("api_auth", "jwt_secret", fallback="")
+        if not secret:
+            raise HTTPException(status_code=503, detail="未配置表单签名密钥 ([api] secret_key 或 PUBWATCH_CSRF_SECRET)")
+        return URLSafeTimedSerializer(secret, salt="pubwatch-review-csrf")
+
+    @staticmethod
+    def _binding(cookie_value: str) -> str:
+        return hashlib.sha256(cookie_value.encode()).hexdigest()[:32]
+
+    def issue(self, request: Request, user: BaseUser) -> tuple[str, str | None]:
+        """(token for the hidden field, new cookie value to set or None when the browser has one)."""
+        current = request.cookies.get(self.cookie)
+        fresh = None if current and len(current) >= 32 else secrets.token_urlsafe(32)
+        token = self._serializer().dumps([user.get_name(), self._binding(fresh or current)])
+        return token, fresh
+
+    def set_cookie(self, response: Response, request: Request, value: str | None) -> None:
+        if value:
+            response.set_cookie(self.cookie, value, path=request.scope.get("root_path") or "/", httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
+
+    def verify(self, request: Request, user: BaseUser, token: str | None) -> None:
+        """403 unless `token` is a fresh token for this user and this browser's cookie."""
+        refuse = HTTPException(status_code=403, detail="CSRF 校验失败: 表单已过期或来源不明, 请刷新单位页面后重新提交")
+        if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+            raise refuse
+        cookie = request.cookies.get(self.cookie)
+        if not token or not cookie:
+            raise refuse
+        try:
+            name, binding = self._serializer().loads(token, max_age=self.max_age)
+        except (SignatureExpired, BadSignature, TypeError, ValueError):
+            raise refuse from None
+        if not (isinstance(name, str) and isinstance(binding, str)
+                and hmac.compare_digest(name.encode(), user.get_name().encode())
+                and hmac.compare_digest(binding.encode(), self._binding(cookie).encode())):
+            raise refuse
+
+
+csrf = CsrfGuard()
 
 
 class _Resources:
@@ -216,8 +322,9 @@ def create_app() -> FastAPI:
                      charts=_matrix_charts(registry, shown[-1]))
 
     @app.get("/unit/{unit_id}", response_class=HTMLResponse)
-    def unit_detail(request: Request, unit_id: str, weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52),
-                    end: str | None = None):
+    def unit_detail(request: Request, user: GetUserDep, unit_id: str,
+                    weeks: int = Query(DEFAULT_WEEKS, ge=1, le=52), end: str | None = None,
+                    reviewed: str | None = None):
         from pubwatch import board
 
         from pubwatch.board_charts import posting_calendar
@@ -228,7 +335,59 @@ def create_app() -> FastAPI:
         except KeyError:
             raise HTTPException(status_code=404, detail=f"登记表中没有单位 {unit_id}") from None
         unit = resources.registry().unit(unit_id)
-        return _page(request, "unit.j2", u=view, calendar=posting_calendar(resources.store(), unit, shown[-1].end))
+        form, cookie = (None, None)
+        if can_review(user):
+            form, cookie = _review_form(request, user, unit, view, default_period=_last_closed(shown))
+        page = _page(request, "unit.j2", u=view, calendar=posting_calendar(resources.store(), unit, shown[-1].end),
+                     review=form, saved=_saved_review(unit.id, reviewed))
+        csrf.set_cookie(page, request, cookie)
+        return page
+
+    @app.get("/unit/{unit_id}/review", response_class=HTMLResponse)
+    def review_form(request: Request, unit_id: str, user: BaseUser = Depends(require_reviewer),
+                    period: str | None = None, channel: str | None = None, rule: str | None = None):
+        """The review form alone (a link from an evaluation row), prefilled; editors only."""
+        unit = _unit_for_review(unit_id)
+        view = _review_view(unit)
+        form, cookie = _review_form(request, user, unit, view, default_period=period or "",
+                                    values={"period": period or "", "channel": channel or "", "rule": rule or ""})
+        page = _page(request, "review.j2", u=view, review=form)
+        csrf.set_cookie(page, request, cookie)
+        return page
+
+    @app.post("/unit/{unit_id}/review")
+    def review_submit(request: Request, unit_id: str, user: BaseUser = Depends(require_reviewer),
+                      csrf_token: str = Form(""), period: str = Form(""), channel: str = Form(""),
+                      rule: str = Form(""), status: str = Form(""), reason: str = Form(""),
+                      evidence_url: str = Form(""), published: str = Form("")):
+        csrf.verify(request, user, csrf_token)          # before anything is read or stored
+        from pubwatch.reviews import ReviewError, record_review
+
+        unit = _unit_for_review(unit_id)
+        values = {"period": period.strip(), "channel": channel.strip(), "rule": rule.strip() or "weekly",
+                  "status": status.strip(), "reason": reason.strip(), "evidence_url": evidence_url.strip(),
+                  "published": published.strip()}
+        try:
+            day = _form_date(values["published"])
+            review = record_review(resources.store(), resources.registry(), unit_id=unit.id, period=values["period"],
+                                   channel=values["channel"], status=values["status"], reason=values["reason"],
+                                   reviewer=user.get_name(), rule=values["rule"],
+                                   evidence_url=values["evidence_url"] or None, published=day)
+        except ReviewError as exc:
+            view = _review_view(unit)
+            form, cookie = _review_form(request, user, unit, view, default_period=values["period"], values=values,
+                                        error=str(exc))
+            page = _page(request, "review.j2", 400, u=view, review=form)
+            csrf.set_cookie(page, request, cookie)
+            return page
+        log.info("人工复核已记录: unit=%s period=%s channel=%s rule=%s status=%s reviewer=%s (review %s)", review.unit_id,
+                 review.period, review.channel, review.rule, review.status.value, review.reviewer, review.id)
+        query = {"reviewed": "|".join((review.period, review.channel, review.rule))}
+        if review.period not in {w.key for w in _weeks(DEFAULT_WEEKS, None)}:
+            query["end"] = review.period               # an older period: the weeks shown end with it
+        # to the top of the page: the reviewed cell, the confirmation, then its 评估结果 row
+        return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}",
+                                status_code=303)
 
     @app.get("/period/{key}", response_class=HTMLResponse)
     def period_page(request: Request, key: str):
@@ -247,6 +406,83 @@ def create_app() -> FastAPI:
             "Cache-Control": "no-store"})
 
     return app
+
+
+REVIEW_STATUSES = (("met", "达标"), ("missed", "未达标"), ("exempt", "免检"))
+
+
+def _unit_for_review(unit_id: str):
+    """The registry's unit, or 404."""
+    try:
+        return resources.registry().unit(unit_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"登记表中没有单位 {unit_id}") from None
+
+
+def _review_view(unit):
+    """The unit's page over the default weeks: the form's choices (its channels, rules, weeks)."""
+    from pubwatch import board
+
+    return board.unit_page(resources.store(), resources.registry(), unit.id, _weeks(DEFAULT_WEEKS, None))
+
+
+def _review_form(request: Request, user: BaseUser, unit, view, *, default_period: str,
+                 values: dict[str, str] | None = None, error: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """The review form's context (choices, values, a fresh CSRF token) and the CSRF cookie to set."""
+    from pubwatch.report_data import rule_label
+    from pubwatch.types import CHANNEL_LABELS
+
+    token, cookie = csrf.issue(request, user)
+    rule_keys = ["weekly"] + sorted({e.rule_key for e in view.evaluations if e.rule_key and e.rule_key != "weekly"})
+    channels = [(ch, CHANNEL_LABELS.get(ch, ch)) for ch in unit.channels]
+    channels += sorted({(e.channel_key, e.channel) for e in view.evaluations if e.channel_key not in unit.channels})
+    values = dict(values or {})
+    values.setdefault("period", default_period)
+    for key, default in (("channel", channels[0][0] if channels else ""), ("rule", "weekly"), ("status", "met"),
+                         ("reason", ""), ("evidence_url", ""), ("published", "")):
+        values[key] = values.get(key) or default
+    return {"action": f"{_root(request)}/unit/{unit.id}/review", "field": csrf.field, "token": token,
+            "statuses": REVIEW_STATUSES, "channels": channels, "rules": [(r, rule_label(r)) for r in rule_keys],
+            "periods": [w.key for w in reversed(view.weeks)], "filled": values, "error": error,
+            "reviewer": user.get_name()}, cookie
+
+
+def _form_date(value: str):
+    """The form's optional post date (YYYY-MM-DD, as <input type=date> sends it), or None."""
+    from datetime import date
+
+    from pubwatch.reviews import ReviewError
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ReviewError("published", f"无法识别的日期 {value[:40]!r}, 应如 2026-11-18") from None
+
+
+def _last_closed(shown) -> str:
+    """The form's default period: the newest week shown that has ended (the open week cannot be judged yet)."""
+    from pubwatch.types import TZ
+
+    today = datetime.now(TZ).date()
+    closed = [w for w in shown if w.end < today]
+    return (closed or shown)[-1].key
+
+
+def _saved_review(unit_id: str, reviewed: str | None):
+    """The stored review a redirect after a POST names (period|channel|rule), read back from the store."""
+    if not reviewed or reviewed.count("|") != 2:
+        return None
+    period, channel, rule = reviewed.split("|")
+    from pubwatch.periods import Period
+    from pubwatch.reviews import current_reviews
+
+    try:
+        period = Period.parse(period).key
+    except ValueError:
+        return None
+    return current_reviews(resources.store(), period, [unit_id]).get((unit_id, channel, period, rule))
 
 
 def _period(key: str, status_code: int = 404):

@@ -366,6 +366,8 @@ class EvaluationLine:
     reviewer: str = ""
     reviewed_at: datetime | None = None
     evidence_url: str = ""
+    channel_key: str = ""          # the stored channel and rule names (the review form's values)
+    rule_key: str = ""
 
 
 @dataclass
@@ -440,7 +442,8 @@ def unit_page(store: Store, registry: Registry, unit_id: str, weeks: list[Period
     period_rank = {k: i for i, k in enumerate(periods)}
     evaluations = [EvaluationLine(e.period, CHANNEL_LABELS.get(e.channel, "整体"), rule_label(e.rule), e.status,
                                   status_label(e.status), STATUS_CSS[Status(e.status)], e.count, e.required,
-                                  e.reason or "", e.deadline, *_review_fields(e))
+                                  e.reason or "", e.deadline, *_review_fields(e),
+                                  channel_key=e.channel, rule_key=e.rule)
                    for e in sorted(evals, key=lambda e: (-period_rank.get(e.period, 0), e.channel, e.rule))]
     return UnitView(
         unit_id=unit.id, name=unit.name, category_label=unit.category_label,
