@@ -55,6 +55,16 @@ def test_posting_calendar_counts_days_gaps_and_bursts(store):
     assert cal.start == date(2026, 10, 24) and cal.days == [("2026-11-02", 2), ("2026-11-03", 2), ("2026-11-20", 1)]
     assert cal.total == 5 and cal.by_channel == {"门户网站": 4, "微信公众号": 1}
     assert cal.longest_gap == 16 and cal.busiest == ("2026-11-03", 2)      # 11-04 .. 11-19 without a post
+    # silence before the oldest known post is unknown, not a gap: the 9 days 10-24..11-01 of the window
+    # counted as soon as an older post is known (the old reading counted the window's whole head
+    # always: 338 days "without a post" for a unit monitored since October)
+    early = posting_calendar(store, jyj, date(2026, 11, 22), days=60)
+    assert early.longest_gap == 16
+    store.upsert_posts(col, [ListItem("旧动态", "https://www.example.gov.cn/jyj/gzdt/old.html", datetime(2026, 9, 1, 10, tzinfo=TZ))],
+                       seen_at=day(21), attempt_id=None)
+    assert posting_calendar(store, jyj, date(2026, 11, 22), days=30).longest_gap == 16
+    assert posting_calendar(store, jyj, date(2026, 11, 22), days=60).longest_gap == 39   # 09-24 … 11-01
+    assert posting_calendar(store, jyj, date(2026, 8, 1), days=30).longest_gap is None      # nothing known yet
 
 
 def test_ranking_bars_follow_the_ranking(store):

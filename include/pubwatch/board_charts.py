@@ -67,7 +67,8 @@ class PostingCalendar:
     days: list[tuple[str, int]]        # (YYYY-MM-DD, posts) for days with posts
     total: int
     by_channel: dict[str, int]
-    longest_gap: int                   # days between consecutive posting days (or to the end)
+    longest_gap: int | None            # days between consecutive posting days (or to the end),
+                                       # counted from the oldest known post; None: no post known
     busiest: tuple[str, int] | None
 
     def as_json(self) -> dict[str, Any]:
@@ -89,8 +90,12 @@ def posting_calendar(store: Any, unit: Unit, end: date, days: int = 365) -> Post
         seen.add((p.channel, p.url))
         per_day[p.local_day] += 1
         by_channel[CHANNEL_LABELS.get(p.channel, p.channel)] += 1
-    marks = [start - timedelta(days=1)] + sorted(per_day) + [end + timedelta(days=1)]
-    gap = max(((b - a).days - 1 for a, b in zip(marks, marks[1:])), default=0)
+    # A silence counts from a known post: before the unit's oldest known post nothing is known (the
+    # column may be newer, or pubwatch's first read paged back only so far), so the window's start
+    # is a mark only when a post older than the window exists.
+    earlier = store.board.newest_posts([unit.id], before=lo)
+    marks = ([start - timedelta(days=1)] if earlier else []) + sorted(per_day) + [end + timedelta(days=1)]
+    gap = max(((b - a).days - 1 for a, b in zip(marks, marks[1:])), default=0) if len(marks) > 1 else None
     busiest = max(per_day.items(), key=lambda kv: (kv[1], kv[0]), default=None)
     return PostingCalendar(start, end, [(d.isoformat(), n) for d, n in sorted(per_day.items())],
                            sum(per_day.values()), dict(by_channel), gap,
