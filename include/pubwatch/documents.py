@@ -12,11 +12,12 @@ Crawled text is cleaned of XML-illegal control characters, and a cell never beco
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .counts import PeriodCounts, findings, merged_rule_label
 from .types import STATUS_LABELS, Status
 from .urls import http_url
 
@@ -86,16 +87,50 @@ class PeriodReport:
         return [r for r in self.rows if Status(r.status) is Status.UNKNOWN]
 
     @property
+    def tally(self) -> PeriodCounts:
+        """The period's numbers (units first, then unit·channel items), the same in every view."""
+        return PeriodCounts.of(self.rows)
+
+    @property
     def unit_count(self) -> int:
-        return len({r.unit_id for r in self.rows})
+        return self.tally.units_total
 
     @property
     def late_unit_count(self) -> int:
-        return len({r.unit_id for r in self.late_rows})
+        return self.tally.units_missed
 
     @property
     def unknown_unit_count(self) -> int:
-        return len({r.unit_id for r in self.unknown_rows})
+        """Units that could not be verified and were not found late (counts.PRECEDENCE)."""
+        return self.tally.units_unknown
+
+    def merged_rows(self, status: Status) -> list[ReportRow]:
+        """One row per unit · channel whose status (by precedence) is `status`: overlapping rules
+        for the same unit and channel are one finding, their rules listed (counts.findings)."""
+        out = []
+        for f in findings(self.rows):
+            if f.status is not status:
+                continue
+            first = f.primary
+            out.append(replace(first, rule=merged_rule_label([r.rule for r in f.members]),
+                               reason="；".join(dict.fromkeys(r.reason for r in f.members if r.reason)),
+                               streak=max(r.streak for r in f.members),
+                               extra=dict(first.extra)))
+        return out
+
+    @property
+    def late_items_by_category(self) -> dict[str, list[ReportRow]]:
+        """Like late_by_category, one row per unit · channel (rules listed)."""
+        groups: dict[str, list[ReportRow]] = {}
+        for r in self.merged_rows(Status.MISSED):
+            groups.setdefault(r.category or "未分类", []).append(r)
+        order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+        return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+    @property
+    def unknown_items(self) -> list[ReportRow]:
+        """Unit · channel items that could not be verified (and were not found late), rules listed."""
+        return self.merged_rows(Status.UNKNOWN)
 
 
 def clean(value: Any) -> str:

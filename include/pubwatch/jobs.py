@@ -125,6 +125,16 @@ def week_context(logical_date: datetime, calendar: WorkCalendar) -> dict[str, An
             "notice_day": reminder is not None and as_of.date() >= reminder}
 
 
+def reminder_deadline(wk: dict[str, Any]):
+    """The day a reminder asks units to update by, and the one date every view gives for it (the
+    reminder itself, make run's summary): the reminder day — or, when the run comes after it, the
+    week's end (the rule's own deadline: a reminder never names a day already past)."""
+    day = wk["reminder_day"]
+    if day is None or wk["as_of"].date() > day:
+        return wk["current"].end
+    return day
+
+
 def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] | None = None) -> dict[str, Any]:
     wk = week_context(logical_date, rt.calendar)
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
@@ -256,8 +266,8 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     selected = {u.id for u in registry.select(list(unit_ids) if unit_ids else None)}
     closed, current = wk["closed"], wk["current"]
     office = registry.settings.get("office") or {}
-    base_ctx = {"office": office, "generated_at": datetime.now(TZ), "deadline": wk["current"].end,
-                "period_label": None}
+    base_ctx = {"office": office, "generated_at": datetime.now(TZ), "as_of": wk["as_of"],
+                "deadline": wk["current"].end, "period_label": None}
     channels = _channels(send, channel_configs)
     result = _deliver_early_warnings(rt, wk, selected, base_ctx, channels, run_id)
     if not wk["notice_day"]:
@@ -276,7 +286,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     for p in planned:
         period = closed if p.period == closed.key else current
         p.ctx["period_label"] = period.label
-        p.ctx["deadline"] = wk["reminder_day"] if p.kind == "reminder" else period.end
+        p.ctx["deadline"] = reminder_deadline(wk) if p.kind == "reminder" else period.end
     ledger = Ledger(rt.store)
     weekly = deliver(ledger, planned, channels, render=render, make_message=_make_message, run_id=run_id).as_dict()
     result = {k: result[k] + weekly[k] for k in result}
@@ -289,8 +299,11 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
             OFFICE, closed.key, "summary", [], [], attachments=files,
             to_emails=list(office.get("supervisors") or []),
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
-                 "counts": report.counts, "late_by_category": report.late_by_category,
-                 "unknown_rows": report.unknown_rows, "findings": report.findings,
+                 "counts": report.counts, "tally": report.tally,
+                 # one line per unit · channel, overlapping rules listed in it (counts.findings)
+                 "late_by_category": report.late_items_by_category,
+                 "unknown_rows": report.unknown_items, "findings": report.findings,
+                 "notice_states": notice_states(rt, (closed.key, current.key)),
                  "unconfirmed": unconfirmed_notices(rt),
                  "skipped_units": [e.skipped_line for e in registry.errors],
                  "calendar_warnings": rt.calendar.coverage_warnings(wk["as_of"].date())})]
@@ -342,8 +355,23 @@ def notify_early_warnings(rt: Runtime, as_of: datetime, *, send: bool,
                 "skipped": [f"{wk['as_of']:%Y-%m-%d} 不是工作日, 预警留到下一个工作日发送"]}
     selected = {u.id for u in rt.registry.select(list(unit_ids) if unit_ids else None)}
     base_ctx = {"office": rt.registry.settings.get("office") or {}, "generated_at": datetime.now(TZ),
-                "deadline": wk["current"].end, "period_label": None}
+                "as_of": wk["as_of"], "deadline": wk["current"].end, "period_label": None}
     return _deliver_early_warnings(rt, wk, selected, base_ctx, _channels(send, channel_configs), run_id)
+
+
+def notice_states(rt: Runtime, periods: Sequence[str]) -> list[tuple[str, int]]:
+    """The units' notices of `periods` by delivery state, in words (已发送 / 仅预览(未发送) / 发送失败 /
+    结果不明 …), for the supervisors' summary: what left the machine and what did not."""
+    from collections import Counter
+
+    from .notices.dispatch import OFFICE
+    from .notices.ledger import STATUS_LABELS as NOTICE_LABELS
+    from .notices.ledger import Ledger
+
+    ledger = Ledger(rt.store)
+    states = Counter(NOTICE_LABELS.get(n.status, n.status) for p in periods for n in ledger.rows(period=p)
+                     if n.unit_id != OFFICE)
+    return sorted(states.items(), key=lambda kv: -kv[1])
 
 
 def unconfirmed_notices(rt: Runtime) -> list[dict[str, Any]]:
