@@ -108,6 +108,10 @@ class PeriodCounts:
     items_missed = property(lambda self: self.items[Status.MISSED])
     items_unknown = property(lambda self: self.items[Status.UNKNOWN])
 
+    def by_value(self) -> dict[str, tuple[int, int]]:
+        """Status value -> (units, unit·channel items), every status present."""
+        return {s.value: (self.units[s], self.items[s]) for s in PRECEDENCE}
+
     def unit_lines(self) -> list[tuple[str, str, int, int]]:
         """(status value, label, units, unit · channel items) for each status present, by precedence."""
         return [(s.value, STATUS_LABELS[s], self.units[s], self.items[s]) for s in PRECEDENCE
