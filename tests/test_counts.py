@@ -198,3 +198,18 @@ def test_every_view_says_a_preview_was_not_sent(notified):
     text = weekly_summary_text(rt.store, rt.registry, rt.calendar, TEST_AS_OF)
     assert "已发送" not in text and "仅预览(未发送) 6" in text and "发件箱(未发送)" in text
     assert "仅预览(未发送) 7 条" in _outbox("2026-W46/office-summary.txt")    # the units' notices of this run
+
+
+def test_a_robot_summary_of_many_unverified_units_stays_short_and_says_how_many():
+    """A group message has a length limit: a long list is cut honestly ("…共N项"), the e-mail keeps it all."""
+    from pubwatch.documents import PeriodReport, ReportRow
+
+    rows = [ReportRow(f"u{i}", f"单位{i}", "县直部门", "门户网站", "每周更新", Status.UNKNOWN, 0, 1,
+                      reason="门户网站「工作动态」栏目抓取失败: HTTP 503 服务暂不可用, 已尝试2次: "
+                             f"http://www.example.gov.cn/u{i}/gzdt/index.html " + "说明" * 60) for i in range(60)]
+    report = PeriodReport("某某县人民政府办公室", "2026-W47", "2026年第47周", TEST_AS_OF, rows)
+    out = render("summary", {"period_key": "2026-W47", "period_label": "2026年第47周", "rows": rows,
+                             "unknown_rows": report.unknown_items, "generated_at": TEST_AS_OF}, strict=True)
+    assert len(out.markdown.encode()) <= 4096
+    assert "…共60项，其余详见邮件或监测看板" in out.markdown and out.markdown.count("- 单位") == 5
+    assert out.text.count("单位59，门户网站") == 1                        # the e-mail lists every one

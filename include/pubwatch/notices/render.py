@@ -29,6 +29,7 @@ PARTS = ("subject", "txt", "html", "md")
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "notices"
 UNIT_SCOPE_LABEL = "门户网站和微信公众号合计"
 WEEKDAYS_CN = "一二三四五六日"
+MD_LIST_LIMIT = 5       # unverified items a robot's summary lists before "…共N项, 详见邮件或监测看板"
 
 # Characters that mean something in markdown / the robots' HTML-ish markup, and the full-width
 # characters that read the same to a person but mean nothing to a renderer.
@@ -286,6 +287,7 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
         out["tally"] = ctx.get("tally") or PeriodCounts.of(out["rows"])
         out["tally_text"] = out["tally"].headline(formal=True)
         out["notice_states"] = list(ctx.get("notice_states") or [])
+        out["md_list_limit"] = int(ctx.get("md_list_limit") or MD_LIST_LIMIT)
     return out
 
 
