@@ -143,7 +143,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
         period = wk[name]
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     out["lines"].extend(e.skipped_line for e in rt.registry.errors)   # never silently absent
     # Weeks before the closed one that were never evaluated (a new install, a gap in runs) — or that
@@ -162,7 +162,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     for name, period in (("month", month), ("closed_month", month.previous())):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
@@ -207,6 +207,15 @@ def evaluate_as_known(rt: Runtime, period_key: str, as_of: datetime,
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
     return evaluate_known(rt.store, units, Period.parse(period_key), as_of=plain_datetime(as_of),
                           policies=rt.policies, calendar=rt.calendar)
+
+
+def period_result(period: Period, verdicts: Sequence[Verdict]) -> dict[str, Any]:
+    """What a step reports of an evaluated period: its verdicts by status, and the one count every
+    view prints (counts.PeriodCounts: units first, then unit·channel items)."""
+    from .counts import PeriodCounts
+
+    return {"period": period.key, "label": period.label, "counts": count_statuses(verdicts),
+            "summary": PeriodCounts.of(verdicts).headline()}
 
 
 def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:
@@ -339,7 +348,7 @@ def evaluate_open(rt: Runtime, as_of: datetime, unit_ids: Sequence[str] | None =
     for name, period in (("current", wk["current"]), ("month", Period.month_of(wk["as_of"]))):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
     return out
 
 
@@ -434,6 +443,6 @@ def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
         files = write_period_files(rt.store, rt.registry, rt.policies, period)
         files.append(write_ranking_xlsx(ranking(rt.store, rt.registry.units, rt.policies, period),
                                         config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
-        out["periods"].append({"period": period.key, "label": period.label, "counts": count_statuses(verdicts)})
+        out["periods"].append(period_result(period, verdicts))
         out["files"] += [str(f) for f in files]
     return out
