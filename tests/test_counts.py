@@ -213,3 +213,12 @@ def test_a_robot_summary_of_many_unverified_units_stays_short_and_says_how_many(
     assert len(out.markdown.encode()) <= 4096
     assert "…共60项，其余详见邮件或监测看板" in out.markdown and out.markdown.count("- 单位") == 5
     assert out.text.count("单位59，门户网站") == 1                        # the e-mail lists every one
+
+
+def test_notices_list_says_each_preview_was_not_sent(notified, capsys):
+    from pubwatch.notices.admin import cli_notices
+
+    rt, _ = notified
+    assert cli_notices(["--db-url", rt.db_url, "list", "--all", "--period", "2026-W46"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 6 and all("\t发件箱(未发送)\t仅预览(未发送)" in ln for ln in lines)
