@@ -15,7 +15,8 @@ Prints a table: backend, step, seconds, rows. Not a test: it asserts nothing abo
 Data per unit: portal columns 工作动态 (news) and 通知公告 (notice), one WeChat account (rss source);
 ~250 posts over five years (news ~2/3 of weeks, WeChat ~half, notices ~monthly); every 9th unit
 went quiet a year ago (stale, missed), every 11th unit has back-dated (suspicious) posts, every 13th
-unit's WeChat source failed in the last weeks (unknown). One crawl attempt per source per week.
+unit's WeChat source failed in the last weeks (unknown). One crawl attempt per source per week; an
+OK one listed the column's whole history (covered_from = COVERS_ALL), so it verifies silences.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from pubwatch.evaluate import evaluate_period, recent_from, worker_count  # noqa
 from pubwatch.periods import Period  # noqa: E402
 from pubwatch.registry import Contact, SourceConfig, Unit  # noqa: E402
 from pubwatch.store import Store, upgrade, url_key, verdict_rows  # noqa: E402
-from pubwatch.types import PORTAL, TZ, WECHAT  # noqa: E402
+from pubwatch.types import COVERS_ALL, PORTAL, TZ, WECHAT  # noqa: E402
 from pubwatch.workdays import WorkCalendar  # noqa: E402
 
 PG_ADMIN = os.environ.get("PUBWATCH_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -50,7 +51,7 @@ FIRST_WEEK = Period.week_of(WEEK.start - timedelta(days=5 * 365))
 POST_COLS = ("unit_id", "channel", "url_key", "url", "source_id", "column_type", "title", "published_at",
              "first_seen_at", "last_seen_at", "pinned", "date_suspicious", "evidence")
 ATT_COLS = ("source_id", "unit_id", "channel", "run_id", "kind", "started_at", "finished_at", "outcome",
-            "message", "items_found", "items_new", "requests", "pages")
+            "message", "items_found", "items_new", "requests", "pages", "covered_from")
 ROWS: list[tuple[str, str, float, int]] = []
 
 
@@ -109,11 +110,14 @@ def attempt_rows(units: list[Unit]):
             for src in unit.sources:
                 failed = i % 13 == 0 and src.channel == WECHAT and w >= weeks - 3
                 yield (src.id, unit.id, src.channel, "bench", "crawl", _utc(at), _utc(at + timedelta(seconds=20)),
-                       "unreachable" if failed else "ok", "timeout" if failed else "", 20, 1, 2, 1)
+                       "unreachable" if failed else "ok", "timeout" if failed else "", 20, 1, 2, 1,
+                       None if failed else _utc(COVERS_ALL))
 
 
 # ------------------------------------------------------------------------------------ loading
 def _csv_field(v) -> str:
+    if v is None:
+        return ""                                  # unquoted: NULL
     if isinstance(v, bool):
         return "t" if v else "f"
     if isinstance(v, int):

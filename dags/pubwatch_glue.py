@@ -78,12 +78,13 @@ def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
     """An Airflow connection's settings (task SDK), or None when it is not defined."""
     from airflow.sdk import Connection
 
+    from pubwatch import connections
+
     try:
         conn = Connection.get(conn_id)
     except Exception:  # not defined: pubwatch.connections falls back to the environment
         return None
-    return {"conn_type": conn.conn_type, "login": conn.login, "password": conn.password, "host": conn.host,
-            "port": conn.port, "schema": conn.schema, "extra": conn.extra_dejson, "uri": conn.get_uri()}
+    return connections.from_airflow(conn)
 
 
 def db_url() -> str:

@@ -93,12 +93,13 @@ def _airflow_connection(conn_id: str) -> dict[str, Any] | None:
     """An Airflow connection from the API server's secrets backends, or None."""
     from airflow.models.connection import Connection
 
+    from pubwatch import connections
+
     try:
         conn = Connection.get_connection_from_secrets(conn_id)
     except Exception:  # not defined: pubwatch.connections falls back to the environment / default
         return None
-    return {"conn_type": conn.conn_type, "login": conn.login, "password": conn.password, "host": conn.host,
-            "port": conn.port, "schema": conn.schema, "extra": conn.extra_dejson, "uri": conn.get_uri()}
+    return connections.from_airflow(conn)
 
 
 def _resolve_db_url() -> str:

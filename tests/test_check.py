@@ -66,3 +66,15 @@ def test_a_skipped_unit_is_named_for_the_supervisors():
     reg = parse_registry({"units": [{"id": "czj", "name": "县财政局", "category": "department", "portl": {}}]})
     [err] = reg.errors
     assert err.skipped_line.startswith("登记表错误, 本周未监测: 县财政局 (单位 czj) — 字段 portl: 未知字段")
+
+
+def test_bad_fetch_and_evidence_settings_are_named_before_a_job_starts(tmp_path, monkeypatch):
+    """units.yaml `fetch:` / `evidence:` were checked only when a crawl or probe built them."""
+    monkeypatch.setenv("AIRFLOW_CONN_PUBWATCH_SMTP", "smtp://gk%40x.cn:pw@smtp.x.cn:465")
+    text = ("fetch: {timeout: -3}\nevidence: {probe_timeout: fast}\n"
+            + registry_text({"id": "jyj", "name": "县教育局", "portal": "portal"}))
+    path = write(tmp_path, text)
+    lines = [str(p) for p in run_checks(path, today=date(2026, 6, 1))]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{path}: fetch.timeout: ") and "-3" in lines[0]
+    assert lines[1].startswith(f"{path}: evidence.probe_timeout: ") and "fast" in lines[1]

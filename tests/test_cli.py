@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -149,7 +150,8 @@ def test_evaluate_bad_period_exits_2_before_touching_anything(demo_db, bad, tmp_
 def test_report_writes_files_that_open(demo_db, fmt, tmp_path):
     assert run("evaluate", "--period", "2026-W47", env=demo_db["env"]).returncode == 0
     out = tmp_path / f"report.{fmt}"
-    r = run("report", "--period", "2026-W47", "--format", fmt, "--out", str(out), env=demo_db["env"])
+    serial = ["--serial", "12"] if fmt == "docx" else []
+    r = run("report", "--period", "2026-W47", "--format", fmt, "--out", str(out), *serial, env=demo_db["env"])
     assert r.returncode == 0, r.stderr
     assert out.exists() and str(out) in r.stdout
     if fmt == "docx":
@@ -165,6 +167,7 @@ def test_report_writes_files_that_open(demo_db, fmt, tmp_path):
         text = "\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
                          if c.value is not None)
     assert "2026年第47周" in text or fmt == "xlsx"
+    assert fmt == "xlsx" or re.search(r"某政办〔\d{4}〕12号", text)          # the serial the clerk gave
     # the circular names the units it reports on (late or unverifiable); the table lists every unit
     names = ["县财政局", "县公安局"] if fmt == "docx" else [u.name for u in demo_db["registry"].units]
     missing = [n for n in names if n not in text]

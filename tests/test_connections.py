@@ -42,3 +42,19 @@ def test_tracking_db_url_precedence(monkeypatch, tmp_path):
     assert connections.tracking_db_url() == "postgresql+psycopg2://u:p%40ss@db:5432/pw"
     monkeypatch.setenv("PUBWATCH_DB_URL", "sqlite:////tmp/explicit.db")
     assert connections.tracking_db_url(lambda cid: pg) == config.db_url() == "sqlite:////tmp/explicit.db"
+
+
+def test_an_airflow_connection_object_gives_the_same_settings_as_its_environment_form(monkeypatch):
+    """The glue (task SDK) and the board plugin (API server) read a connection object through one
+    connections.from_airflow; its settings are those the CLI reads from AIRFLOW_CONN_<ID>."""
+    from airflow.models.connection import Connection
+
+    conn = Connection(conn_id="pubwatch_smtp", conn_type="smtp", host="mail.example.org", port=465,
+                      login="notice", password="s/ecret", extra=json.dumps({"ssl": True}))
+    got = connections.from_airflow(conn)
+    assert (got["conn_type"], got["host"], got["port"], got["login"], got["password"], got["extra"]) == \
+        ("smtp", "mail.example.org", 465, "notice", "s/ecret", {"ssl": True})
+    monkeypatch.setenv("AIRFLOW_CONN_PUBWATCH_SMTP", got["uri"])
+    env = connections.settings("pubwatch_smtp")
+    assert {k: env[k] for k in ("host", "port", "login", "password")} == \
+        {k: got[k] for k in ("host", "port", "login", "password")}

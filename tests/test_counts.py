@@ -100,6 +100,13 @@ def test_demo_week_counts_agree_in_make_run_board_circular_xlsx_and_summary(noti
     assert report.unit_count == 15
     from pubwatch.documents import write_xlsx
 
+    import docx
+
+    from pubwatch.documents import write_docx
+
+    body = "\n".join(p.text for p in docx.Document(str(write_docx(report, tmp_path / "w46.docx"))).paragraphs)
+    assert "本期共监测15个单位。未达标单位4个" in body and "无法核实的单位3个" in body
+
     ws = openpyxl.load_workbook(write_xlsx(report, tmp_path / "w46.xlsx"))["统计"]
     table = {r[0]: r[1:] for r in ws.iter_rows(min_row=2, max_row=8, values_only=True)}
     assert table["未达标"] == (4, 5, 7) and table["无法核实"] == (3, 3, 5) and table["合计"][0] == 15

@@ -1,7 +1,7 @@
 """The circular (.docx) and the full table (.xlsx), opened again with python-docx / openpyxl."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import docx
 import openpyxl
@@ -18,7 +18,7 @@ FORMULA = '=HYPERLINK("http://evil.example","点击")'
 
 
 def row(uid, name, category, channel, status, count=0, required=1, **kw) -> ReportRow:
-    return ReportRow(uid, name, category, channel, "每周更新", status, count, required, **kw)
+    return ReportRow(uid, name, category, channel, "每周更新", status, count, required, rule_key="weekly", **kw)
 
 
 @pytest.fixture
@@ -31,12 +31,13 @@ def report() -> PeriodReport:
             last_post_url="javascript:alert(1)", last_post_date="2026-11-05", extra={"日期存疑": "2"}),
         row("jyj", "县教育局", "县直部门", "微信公众号", Status.MET, count=2, last_post_title="教师节\x07表彰",
             last_post_date="2026-11-18", last_post_url="https://mp.weixin.qq.com/s/jyj2"),
-        row("czj", "县财政局", "县直部门", "门户网站", Status.UNKNOWN, reason="站点无法访问 (连接超时), 本周无法核实"),
+        row("czj", "县财政局", "县直部门", "门户网站", Status.UNKNOWN, reason="站点无法访问 (连接超时), 本周无法核实",
+            unit_reason="网站无法访问"),
         row("czj", "县财政局", "县直部门", "微信公众号", Status.AT_RISK, score=92.5),
         row("xz", "西镇", "乡镇", "门户网站", Status.EXEMPT, reason="栏目停更审批中"),
     ]
     return PeriodReport("某某县人民政府办公室", "2026-W47", LABEL, datetime(2026, 11, 23, 9, 0, tzinfo=TZ), rows,
-                        doc_number="县政务公开办〔2026〕47号",
+                        doc_number="某政办〔2026〕12号", feedback_by=date(2026, 11, 26), cc="县人民政府领导",
                         findings=[{"unit_name": "县民政局", "kind": "日期存疑", "detail": "3篇文章发布日期早于首次抓取7天以上"}])
 
 
@@ -57,35 +58,42 @@ def paragraphs(path) -> list[str]:
 def test_docx_is_laid_out_like_a_circular(report, tmp_path):
     path = write_docx(report, tmp_path / "通报.docx")
     document = docx.Document(str(path))
-    texts = [p.text for p in document.paragraphs]
-    assert texts[0] == "某某县人民政府办公室" and texts[1] == "县政务公开办〔2026〕47号"
+    texts = [t for t in (p.text for p in document.paragraphs) if t.strip()]
+    assert texts[0] == "某某县人民政府办公室" and texts[1] == "某政办〔2026〕12号"
     assert TITLE in texts and texts.index(TITLE) < texts.index("一、总体情况")
     assert texts[texts.index(TITLE) + 1] == "各乡镇人民政府，县直各部门，各有关单位："
     body = "\n".join(texts)
-    assert "本期共监测4个单位的6项更新要求" in body
-    assert "未达标单位2个" in body and "无法核实的单位1个" in body
+    assert "本期共监测4个单位。未达标单位2个" in body and "无法核实的单位1个" in body
     problems = body.split("二、存在的问题")[1].split("三、")[0]
     assert "（一）县直部门\n县教育局（门户网站）未达到更新要求。" in problems
     assert "（二）乡镇\n东镇（微信公众号）未达到更新要求。" in problems
     assert "县财政局" not in problems                        # unknown is never listed as late
     unknown = body.split("三、无法核实的单位")[1].split("四、")[0]
-    assert "不计入未达标" in unknown and "县财政局（门户网站）：站点无法访问" in unknown
-    assert "四、其他发现" in body and "县民政局（日期存疑）" in body
-    assert "五、工作要求" in body
+    assert "不计入未达标" in unknown and "县财政局：门户网站无法核实（网站无法访问）" in unknown
+    assert "请相关单位于2026年11月26日前自查" in unknown
+    assert "连接超时" not in body                             # the technical reason stays in the .xlsx
+    assert "日期存疑" not in body                             # a supervisor's lead, not the units' text
+    assert "四、工作要求" in body and "每周至少更新一条" not in body
     # 落款 and date, right-aligned, before the appendix table
     sign = texts.index("2026年11月23日")
     assert texts[sign - 1] == "某某县人民政府办公室"
-    assert document.paragraphs[sign].alignment == docx.enum.text.WD_ALIGN_PARAGRAPH.RIGHT
-    assert f"{LABEL}未达标单位明细" in texts[sign:]
+    signed = next(p for p in document.paragraphs if p.text == "2026年11月23日")
+    assert signed.alignment == docx.enum.text.WD_ALIGN_PARAGRAPH.RIGHT
+    assert f"{LABEL}未达标及无法核实单位情况表" in texts[sign:]
+    assert texts[-2:] == ["抄送：县人民政府领导。", "某某县人民政府办公室\t2026年11月23日印发"]   # 版记
 
 
-def test_docx_late_table_lists_only_late_units(report, tmp_path):
+def test_docx_table_has_one_row_per_unit(report, tmp_path):
     document = docx.Document(str(write_docx(report, tmp_path / "c.docx")))
     assert len(document.tables) == 1
     cells = [[c.text for c in r.cells] for r in document.tables[0].rows]
-    assert cells[0] == ["序号", "单位", "类别", "渠道", "应更新", "实际", "最近更新", "连续未达标周数"]
-    assert cells[1] == ["1", "县教育局", "县直部门", "门户网站", "1", "0", f"2026-11-05 {FORMULA}", "2"]
-    assert cells[2] == ["2", "东镇", "乡镇", "微信公众号", "1", "0", "2026-10-30 东镇召开秋冬季森林防火工作会议", "3"]
+    assert cells[0] == ["序号", "单位", "类别", "结论", "具体情况", "连续未达标周数"]
+    assert cells[1] == ["1", "县教育局", "县直部门", "未达标",
+                        "门户网站：每周更新未达标（发文0篇，要求至少1篇），最近更新2026年11月5日", "2"]
+    assert cells[2] == ["2", "东镇", "乡镇", "未达标",
+                        "微信公众号：每周更新未达标（发文0篇，要求至少1篇），最近更新2026年10月30日", "3"]
+    assert cells[3] == ["3", "县财政局", "县直部门", "无法核实", "门户网站：无法核实（网站无法访问）", ""]
+    assert len(cells) == 4
 
 
 def test_docx_sets_chinese_fonts_through_east_asia(report, tmp_path):
@@ -109,7 +117,8 @@ def test_docx_with_nothing_late(tmp_path):
                           [row("xz", "西镇", "乡镇", "门户网站", Status.MET, count=1)])
     document = docx.Document(str(write_docx(report, tmp_path / "ok.docx")))
     body = "\n".join(p.text for p in document.paragraphs)
-    assert "未发现未达标单位" in body and "无法核实的单位\n" not in body
+    assert "本期未发现未达标单位" in body and "无法核实的单位\n" not in body and "附表" not in body
+    assert "{%" not in body and "{{" not in body
     assert document.tables == []
 
 

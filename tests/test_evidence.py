@@ -204,8 +204,10 @@ def test_grace_is_configurable(store, site, fetcher):
     settings = evidence.EvidenceSettings.from_mapping({"backdate_grace_hours": 72})
     crawl_mod.crawl_unit(store, unit, fetcher=fetcher, now=at(20), evidence_settings=settings)
     assert post_row(store, "晚两天发布的文章").date_suspicious is False
-    with pytest.raises(ValueError, match="未知字段"):
+    with pytest.raises(ValueError, match="evidence.backdate_grace: 未知字段"):
         evidence.EvidenceSettings.from_mapping({"backdate_grace": 72})
+    with pytest.raises(ValueError, match="evidence.burst_min_posts: 应为整数: 'three'"):
+        evidence.EvidenceSettings.from_mapping({"burst_min_posts": "three"})
 
 
 def test_post_older_than_the_previous_list_reached_is_not_flagged(store, site, fetcher):

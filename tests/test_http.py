@@ -40,12 +40,14 @@ def test_settings_from_mapping_validates():
                                     "allow_private": ["127.0.0.1"]})
     assert s.allow_private == ("127.0.0.1",) and s.timeout == 5.0 and s.retries == 1
     assert FetchSettings.from_mapping(None) == FetchSettings()
-    with pytest.raises(ValueError, match="未知字段"):
+    with pytest.raises(ValueError, match="fetch.timout: 未知字段"):
         FetchSettings.from_mapping({"timout": 5})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fetch.retries: 数值太小, 应不小于 0: -1"):
         FetchSettings.from_mapping({"retries": -1})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fetch.timeout: 数值太小, 应大于 0: 0"):
         FetchSettings.from_mapping({"timeout": 0})
+    with pytest.raises(ValueError, match="fetch.respect_robots: 应为 true 或 false"):
+        FetchSettings.from_mapping({"respect_robots": "maybe"})
 
 
 # -- plain fetches, encodings, compression ----------------------------------------------------------

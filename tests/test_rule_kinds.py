@@ -3,6 +3,7 @@ policies, and the circular, the board and the notices take its label and sentenc
 from datetime import timedelta
 
 import pytest
+from pydantic import Field
 
 from pubwatch import report_data, rules
 from pubwatch.notices import render
@@ -21,12 +22,8 @@ def title_kind():
         label = "标题关键词发文"
         sentence = "每周至少发布{n}条含关键词的信息"
         order = 50
-        defaults = {"min_posts": 1, "word": "教育"}
-
-        def validate(self):
-            super().validate()
-            if not isinstance(self.cfg["word"], str) or not self.cfg["word"]:
-                self.fail("word", "应为关键词")
+        class Options(rules.CountPolicy.Options):        # its options, checked by pydantic
+            word: str = Field("教育", min_length=1)
 
         @classmethod
         def sentence_of(cls, v):
@@ -43,7 +40,7 @@ def title_kind():
                 if not sources:
                     continue
                 f = self.count_finding(facts, self.kind, channel, sources, self.min_posts)
-                hits = [p for p in facts.channel_posts[channel] if self.cfg["word"] in p.title
+                hits = [p for p in facts.channel_posts[channel] if self.options.word in p.title
                         and facts.start <= p.published < facts.check_point]
                 out.append(Finding(self.kind, channel, f.subject, f"本周含关键词发文{len(hits)}篇", len(hits),
                                    self.min_posts, len(hits) >= self.min_posts, sources, {}, deadline=facts.period.end))
@@ -64,8 +61,10 @@ def test_a_kind_defined_in_one_class_is_available_by_name(title_kind):
                        policies=policies, calendar=CAL)
     assert [(v.rule, v.channel, v.status, v.count) for v in vs] == [("title_word_test", PORTAL, Status.MET, 1)]
     # its options are validated by the class
-    with pytest.raises(PolicyError, match="word"):
+    with pytest.raises(PolicyError, match="策略 edu: 字段 word: 不能为空"):
         Policies({"defaults": {"edu": {"kind": "title_word_test", "word": ""}}})
+    with pytest.raises(PolicyError, match="策略 edu: 字段 wrod: 未知字段 .*word"):   # a typo lists the kind's fields
+        Policies({"defaults": {"edu": {"kind": "title_word_test", "wrod": "教育"}}})
     with pytest.raises(PolicyError, match="title_word_test"):      # listed among the kinds for a typo
         Policies({"defaults": {"edu": {"kind": "title_word_tset"}}})
 

@@ -481,6 +481,23 @@ def test_policy_validation_names_policy_and_field(tmp_path, monkeypatch):
     assert "单位 jyj" in str(POLICIES.check_unit(bad_unit)[0])
     with pytest.raises(PolicyError, match="单位 jyj: 策略 weekly: 字段 min_posts"):
         verdicts(bad_unit, W47, [], [], at(2026, 11, 23, 9))
+    # every bad option names the file, where in it, the policy and the field (pydantic, #18)
+    bad = tmp_path / "bad.yaml"
+    for text, needle in (
+            ("settings: {freshness_hours: soon}", "bad.yaml: 策略 settings: 字段 freshness_hours: 应为数字: 'soon'"),
+            ("settings: {escalate_after: -1}", "bad.yaml: 策略 settings: 字段 escalate_after: 数值太小"),
+            ("categories: {town: {monthly_quota: {topics: [{column: tpgj, min_posts: 0}]}}}",
+             "bad.yaml: categories.town: 策略 monthly_quota: 字段 topics\\[0\\].min_posts: 数值太小, 应不小于 1: 0"),
+            ("categories: {town: {monthly_quota: {topics: [{min_posts: 2}]}}}",
+             "categories.town: 策略 monthly_quota: 字段 topics\\[0\\].column: 缺少 column"),
+            ("defaults: {weekly: {channels: [web]}}", "策略 weekly: 字段 channels\\[0\\]: 应为 'portal', 'wechat' 之一: 'web'"),
+            ("defaults: {staleness: {max_age: {newz: 14d}}}", "策略 staleness: 字段 max_age.newz: 应为 'news'"),
+            ("defaults: {max_gap: {max_days: 5, warn_lead_days: 5}}", "策略 max_gap: 字段 warn_lead_days: 预警提前天数应小于最长间隔 5"),
+            ("defaults: {rolling_window: {working_days: yes please}}", "策略 rolling_window: 字段 working_days: 应为 true 或 false"),
+            ("defaults: {weekly: {min_post: 2}}", "策略 weekly: 字段 min_post: 未知字段 \\(可用: .*min_posts")):
+        bad.write_text(text + "\n", encoding="utf-8")
+        with pytest.raises(PolicyError, match=needle):
+            rules.load_policies(bad)
     path = tmp_path / "p.yaml"
     path.write_text("settings: {escalate_after: 3}\ndefaults: {weekly: {min_posts: 2}}\n", encoding="utf-8")
     monkeypatch.setenv("PUBWATCH_POLICIES", str(path))

@@ -48,7 +48,9 @@ def test_shipped_table_loads():
 
 @pytest.mark.parametrize("scoring,needle", [({"default": {"late": 1}}, "default.late"),
                                              ({"rules": {"weekly": {"met": "x"}}}, "rules.weekly.met"),
-                                             ({"rules": []}, "rules")])
+                                             ({"rules": []}, "rules"),
+                                             ({"default": {"met": True}}, "default.met: 应为数字"),
+                                             ({"defualt": {"met": 1}}, "defualt: 未知字段")])
 def test_bad_table_named(scoring, needle):
     with pytest.raises(PolicyError, match=needle):
         score_units([v("a", "weekly", Status.MET)], Policies({"scoring": scoring}))

@@ -63,6 +63,7 @@ def run_checks(registry_path: str | Path | None = None, policies_path: str | Pat
         for err in registry.errors:
             who = f"{err.unit}({err.unit_name})" if err.unit_name and err.unit_name != err.unit else err.unit
             problems.append(Problem(f"单位 {who}", err.field, err.message))
+        problems.extend(_settings_problems(registry, reg_path))
     try:
         policies = load_policies(policies_path)
     except PolicyError as exc:
@@ -78,6 +79,22 @@ def run_checks(registry_path: str | Path | None = None, policies_path: str | Pat
     if with_connections and registry is not None:
         problems.extend(_connection_problems(registry, lookup))
     return problems
+
+
+def _settings_problems(registry: Any, reg_path: Path) -> list[Problem]:
+    """units.yaml's `fetch:` and `evidence:` blocks, checked as the jobs will read them (a bad value
+    would otherwise surface only when a crawl or a probe starts)."""
+    from .evidence import EvidenceSettings
+    from .http import FetchSettings
+    from .options import OptionError
+
+    out = []
+    for name, settings_class in (("fetch", FetchSettings), ("evidence", EvidenceSettings)):
+        try:
+            settings_class.from_mapping(registry.settings.get(name))
+        except OptionError as exc:
+            out.append(Problem(str(reg_path), exc.field, exc.message))
+    return out
 
 
 def _connection_problems(registry: Any, lookup: connections.Lookup | None) -> list[Problem]:

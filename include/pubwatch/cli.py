@@ -158,7 +158,7 @@ def _cmd_report(args) -> int:
             print(f"错误: {exc}", file=sys.stderr)
             return 1
         paths = write_period_files(rt.store, rt.registry, rt.policies, period, formats=[args.format],
-                                   out=Path(args.out) if args.out else None)
+                                   out=Path(args.out) if args.out else None, serial=args.serial)
     finally:
         rt.close()
     for p in paths:
@@ -236,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--period", required=True)
     rp.add_argument("--format", choices=["docx", "xlsx"], default="docx")
     rp.add_argument("--out")
+    rp.add_argument("--serial", help="the 文号's serial (e.g. 12 -> 某政办〔2026〕12号); default: the registry's "
+                                     "office.doc_serial, else blank to fill in by hand")
     rp.set_defaults(func=_cmd_report)
     rk = sub.add_parser("ranking", help="scores, rankings by category and post totals (2026-11, 2026-Q4, 2026)")
     rk.add_argument("--period", required=True)

@@ -48,6 +48,13 @@ def from_env(conn_id: str) -> dict[str, Any] | None:
             "schema": unquote(parts.path.lstrip("/")), "extra": dict(parse_qsl(parts.query)), "uri": raw}
 
 
+def from_airflow(conn: Any) -> dict[str, Any]:
+    """The settings dict of an Airflow connection object (the task SDK's or the API server's: both
+    have these attributes), so the glue's and the plugin's lookups differ only in how they get it."""
+    return {"conn_type": conn.conn_type, "login": conn.login, "password": conn.password, "host": conn.host,
+            "port": conn.port, "schema": conn.schema, "extra": conn.extra_dejson, "uri": conn.get_uri()}
+
+
 def _uri(conn: dict[str, Any]) -> str:
     auth = ""
     if conn.get("login") or conn.get("password"):

@@ -1,9 +1,12 @@
 """The period's formal circular (通报, .docx) and its full table (.xlsx).
 
 report_data.py decides what goes in a report (rows built from verdicts); this module lays it out:
-- write_docx: an office circular — red head (office name + red rule), 文号, title, 主送, 总体情况,
-  存在的问题 (late units by category), 无法核实的单位 (explicitly not counted as late), 其他发现,
-  工作要求, a table of late units, 落款 and date; Chinese fonts set through w:eastAsia.
+- write_docx: the office circular, rendered by docxtpl from a Word template the office edits
+  (include/templates/circular/circular.docx, or the registry's office.circular_template): red head,
+  文号, title, 主送, 总体情况, 存在的问题 (late units by category), 无法核实的单位 (never counted as
+  late, with a unit-facing reason and a day to report back), 工作要求 quoting the rules in force,
+  落款, date, 附表 with one row per unit, page numbers, 版记. circular_context() is what it shows:
+  for the units, so no URLs, HTTP codes or crawler states (those stay in the .xlsx and the board).
 - write_xlsx: sheets 统计 (counts.PeriodCounts), 汇总 (every row), 未达标, 无法核实 (and 其他发现 when there are findings),
   frozen header, autofilter, widths, status colours, ReportRow.extra as further columns.
 
@@ -16,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from .counts import PRECEDENCE, PeriodCounts, findings, merged_rule_label
 from .types import STATUS_LABELS, Status
@@ -43,6 +46,9 @@ class ReportRow:
     streak: int = 0
     score: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)   # numbers stay numbers
+    rule_key: str = ""            # the verdict's rule ("weekly", "staleness:news" …)
+    unit_reason: str = ""         # 无法核实: the unit-facing category (网站无法访问 …); `reason` is the technical one
+    empty_columns: list[str] = field(default_factory=list)   # 未达标 columns read successfully and never posted in
 
     @property
     def status_label(self) -> str:
@@ -56,10 +62,13 @@ class PeriodReport:
     period_label: str
     generated_at: datetime
     rows: list[ReportRow]
-    doc_number: str = ""          # 文号, e.g. "县政务公开办〔2026〕47号"
+    doc_number: str = ""          # 文号, e.g. "某政办〔2026〕12号" (serial blank: filled in by hand)
     findings: list[dict] = field(default_factory=list)   # {unit_name, kind, detail}
     # The circulars' sentences of the rules judged (report_data.rule_sentences); none: the weekly rule's.
     rule_sentences: list[str] = field(default_factory=list)
+    template: Path | None = None  # the circular's Word template (None: the shipped one)
+    feedback_by: date | None = None   # unverified units report back by this day
+    cc: str = ""                  # 版记: 抄送
 
     @property
     def counts(self) -> dict[Status, int]:
@@ -91,6 +100,11 @@ class PeriodReport:
     def tally(self) -> PeriodCounts:
         """The period's numbers (units first, then unit·channel items), the same in every view."""
         return PeriodCounts.of(self.rows)
+
+    @property
+    def unit_rows(self) -> list["UnitRow"]:
+        """One row per unit with a 未达标 or 无法核实 requirement, its channels and rules combined."""
+        return group_by_unit(self)
 
     @property
     def unit_count(self) -> int:
@@ -150,188 +164,163 @@ def cn_date(value: date | datetime | str) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
-def _unit_list(rows: Iterable[ReportRow]) -> str:
-    """县教育局（门户网站、微信公众号）、县民政局（微信公众号）."""
-    by_unit: dict[str, list[str]] = {}
-    for r in rows:
-        channels = by_unit.setdefault(r.unit_name, [])
-        if r.channel not in channels:
-            channels.append(r.channel)
-    return "、".join(f"{name}（{'、'.join(chs)}）" for name, chs in by_unit.items())
-
-
 def title_of(report: PeriodReport) -> str:
     return f"关于{report.period_label.split('(')[0]}政府网站和政务新媒体信息更新情况的通报"
 
 
 # ----- .docx ------------------------------------------------------------------------------------
-FONT_TITLE = "方正小标宋简体"
-FONT_BODY = "仿宋_GB2312"
-FONT_HEADING = "黑体"
-FONT_SUBHEADING = "楷体_GB2312"
-RED = (0xE6, 0x00, 0x12)
+# The circular is rendered by docxtpl (Jinja2 inside a Word file) from a template the office edits
+# in Word: include/templates/circular/circular.docx (made by scripts/make_circular_template.py), or
+# the file the registry's `office.circular_template` names. This module only computes the values.
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "circular" / "circular.docx"
+COUNTED_KINDS = ("weekly", "monthly_quota")     # rules whose (count/required) a unit understands
 
 
-def _set_run_font(run, name: str, size_pt: float, *, bold: bool = False, color: tuple | None = None) -> None:
-    from docx.oxml.ns import qn
-    from docx.shared import Pt, RGBColor
+def _channel_line(channel: str, rows: Sequence[ReportRow]) -> str:
+    """门户网站：每周更新未达标（0/1）；栏目更新时效(动态要闻)未达标，最近更新2026年10月22日."""
+    from . import rules
 
-    run.font.name = name
-    run.font.size = Pt(size_pt)
-    run.font.bold = bold
-    rpr = run._element.get_or_add_rPr()
-    rfonts = rpr.get_or_add_rFonts()
-    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-        rfonts.set(qn(attr), name)
-    if color:
-        run.font.color.rgb = RGBColor(*color)
-
-
-def _para(doc, text: str = "", *, font: str = FONT_BODY, size: float = 16, align: str = "justify",
-          indent: bool = False, bold: bool = False, color: tuple | None = None, space_after: float = 0):
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
-
-    p = doc.add_paragraph()
-    p.alignment = {"center": WD_ALIGN_PARAGRAPH.CENTER, "right": WD_ALIGN_PARAGRAPH.RIGHT,
-                   "left": WD_ALIGN_PARAGRAPH.LEFT, "justify": WD_ALIGN_PARAGRAPH.JUSTIFY}[align]
-    fmt = p.paragraph_format
-    fmt.line_spacing = Pt(28)           # 公文: fixed 28 pt lines
-    fmt.space_after = Pt(space_after)
-    fmt.space_before = Pt(0)
-    if indent:
-        fmt.first_line_indent = Pt(size * 2)
-    if text:
-        _set_run_font(p.add_run(clean(text)), font, size, bold=bold, color=color)
-    return p
+    parts: list[str] = []
+    unknown: list[str] = []
+    kinds = {r.rule_key: rules.kind_of(r.rule_key) for r in rows if r.rule_key}
+    for r in sorted(rows, key=lambda r: (kinds[r.rule_key].order if kinds.get(r.rule_key) else 99, r.rule)):
+        status = Status(r.status)
+        if status is Status.MISSED:
+            kind = kinds.get(r.rule_key)
+            text = f"{r.rule}未达标"
+            if kind is not None and kind.kind in COUNTED_KINDS:
+                text += f"（发文{r.count}篇，要求至少{r.required}篇）"
+            if r.empty_columns:
+                text += "，" + "、".join(f"「{c}」" for c in r.empty_columns) + "为空白栏目"
+            parts.append(text)
+        elif status is Status.UNKNOWN and (r.unit_reason or "监测数据不完整") not in unknown:
+            unknown.append(r.unit_reason or "监测数据不完整")
+    if unknown:
+        parts.append(f"无法核实（{'、'.join(unknown)}）")
+    line = f"{channel}：{'；'.join(parts)}"
+    if any(Status(r.status) is Status.MISSED for r in rows):
+        dates = [r.last_post_date for r in rows if r.last_post_date]
+        line += f"，最近更新{cn_date(max(dates))}" if dates else "，无更新记录"
+    return clean(line)
 
 
-def _red_rule(paragraph) -> None:
-    """A red horizontal rule under the red head (paragraph bottom border)."""
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
+@dataclass
+class UnitRow:
+    """One unit of the circular: every channel and rule of the unit not met (未达标 / 无法核实)."""
+    unit_id: str
+    unit_name: str
+    category: str
+    rows: list[ReportRow]
 
-    ppr = paragraph._p.get_or_add_pPr()
-    borders = OxmlElement("w:pBdr")
-    bottom = OxmlElement("w:bottom")
-    for k, v in (("w:val", "single"), ("w:sz", "18"), ("w:space", "4"), ("w:color", "E60012")):
-        bottom.set(qn(k), v)
-    borders.append(bottom)
-    ppr.append(borders)
+    @property
+    def late(self) -> bool:
+        return any(Status(r.status) is Status.MISSED for r in self.rows)
 
+    @property
+    def verdict(self) -> str:
+        return STATUS_LABELS[Status.MISSED] if self.late else STATUS_LABELS[Status.UNKNOWN]
 
-def _set_cell(cell, text: str, *, bold: bool = False, size: float = 10.5, center: bool = False) -> None:
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    @property
+    def streak(self) -> int:
+        return max((r.streak for r in self.rows if Status(r.status) is Status.MISSED), default=0)
 
-    cell.text = ""
-    p = cell.paragraphs[0]
-    if center:
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _set_run_font(p.add_run(clean(text)), FONT_HEADING if bold else FONT_BODY, size, bold=False)
+    def by_channel(self) -> dict[str, list[ReportRow]]:
+        out: dict[str, list[ReportRow]] = {}
+        for r in self.rows:
+            out.setdefault(r.channel, []).append(r)
+        return out
 
-
-def _page_setup(doc) -> None:
-    from docx.shared import Mm, Pt
-
-    for section in doc.sections:       # GB/T 9704 A4 margins: top 37, bottom 35, left 28, right 26 mm
-        section.page_width, section.page_height = Mm(210), Mm(297)
-        section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-        section.left_margin, section.right_margin = Mm(28), Mm(26)
-    normal = doc.styles["Normal"]
-    normal.font.name = FONT_BODY
-    normal.font.size = Pt(16)
-    from docx.oxml.ns import qn
-
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT_BODY)
+    def lines(self, *, only: Status | None = None) -> list[str]:
+        return [_channel_line(ch, [r for r in rows if only is None or Status(r.status) is only])
+                for ch, rows in self.by_channel().items()
+                if only is None or any(Status(r.status) is only for r in rows)]
 
 
-LATE_TABLE_HEADER = ("序号", "单位", "类别", "渠道", "应更新", "实际", "最近更新", "连续未达标周数")
+def group_by_unit(report: PeriodReport) -> list[UnitRow]:
+    """One row per unit with a 未达标 or 无法核实 requirement (channels and rules combined): the late
+    units by category (the office's order), then the units only unverified."""
+    units: dict[str, UnitRow] = {}
+    for r in report.rows:
+        if Status(r.status) in (Status.MISSED, Status.UNKNOWN):
+            units.setdefault(r.unit_id, UnitRow(r.unit_id, r.unit_name, r.category, [])).rows.append(r)
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    first = {u: i for i, u in enumerate(dict.fromkeys(r.unit_id for r in report.rows))}
+    return sorted(units.values(), key=lambda u: (not u.late, order.get(u.category, len(order)), u.category,
+                                                 first[u.unit_id]))
 
 
-def _late_table(doc, report: PeriodReport) -> None:
-    rows = [r for group in report.late_by_category.values() for r in group]
-    table = doc.add_table(rows=1, cols=len(LATE_TABLE_HEADER))
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, LATE_TABLE_HEADER):
-        _set_cell(cell, text, bold=True, center=True)
-    for i, r in enumerate(rows, 1):
-        last = r.last_post_date
-        if r.last_post_title:
-            last = f"{last} {r.last_post_title}".strip()
-        values = (str(i), r.unit_name, r.category, r.channel, str(r.required), str(r.count),
-                  last or "无更新记录", str(r.streak) if r.streak else "")
-        cells = table.add_row().cells
-        for j, (cell, text) in enumerate(zip(cells, values)):
-            _set_cell(cell, text, center=j in (0, 4, 5, 7))
+def _period_name(report: PeriodReport) -> str:
+    return report.period_label.split("(")[0]
 
 
-def write_docx(report: PeriodReport, path: Path) -> Path:
-    """Write the circular as a Word document laid out like a county office 通报."""
-    from docx import Document
+def circular_context(report: PeriodReport) -> dict[str, Any]:
+    """The values the circular's template shows. Unit-facing only: no URLs, HTTP codes or crawler
+    states (those stay in the .xlsx and the board)."""
+    rows = report.unit_rows
+    late_groups, order = [], {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    by_category: dict[str, list[UnitRow]] = {}
+    for u in rows:
+        if u.late:
+            by_category.setdefault(u.category or "未分类", []).append(u)
+    for i, (category, units) in enumerate(sorted(by_category.items(),
+                                                 key=lambda kv: (order.get(kv[0], len(order)), kv[0])), 1):
+        names = "、".join(
+            f"{u.unit_name}（{'、'.join(ch for ch, rs in u.by_channel().items() if any(Status(r.status) is Status.MISSED for r in rs))}）"
+            for u in units)
+        late_groups.append({"number": _cn_number(i), "category": category, "units": clean(names)})
+    unknown_units = [{"name": clean(u.unit_name), "text": "；".join(
+        line.replace("：无法核实", "无法核实", 1) for line in u.lines(only=Status.UNKNOWN))}
+        # a unit counts once (counts.PRECEDENCE): a late unit is not listed again here (its 附表 row
+        # still says which channel could not be verified), so the list matches unknown_unit_count
+        for u in rows if not u.late and any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
+    # availability as the inspectors measure it is the units' business; back-dating and bursts are
+    # leads for the supervisors (.xlsx, board), and so is how often a firewall turned us away
+    from .evidence import KIND_AVAILABILITY
+
+    other = [clean(str(f.get("detail", "")).split("; 另有")[0]) for f in report.findings
+             if f.get("kind") == KIND_AVAILABILITY]
+    section = 3
+    numbers = {}
+    for key, present in (("unknown", bool(unknown_units)), ("other", bool(other)), ("requirements", True)):
+        if present:
+            numbers[key] = _cn_number(section)
+            section += 1
+    sentences = [clean(s) for s in (report.rule_sentences or ["原则上一个星期不低于一条工作动态"])]
+    issued = report.generated_at.date() if isinstance(report.generated_at, datetime) else report.generated_at
+    return {
+        "issuer": clean(report.office_name),
+        "doc_number": clean(report.doc_number),
+        "period_name": clean(_period_name(report)),
+        "period_label": clean(report.period_label),
+        "rules_quoted": "".join(f"“{s}”" for s in sentences),
+        "rules_text": "、".join(f"“{s}”" for s in sentences),
+        "unit_count": report.unit_count,
+        "late_unit_count": report.late_unit_count,
+        "unknown_unit_count": report.unknown_unit_count,
+        "late_groups": late_groups,
+        "unknown_units": unknown_units,
+        "feedback_by": cn_date(report.feedback_by) if report.feedback_by else "规定时间",
+        "other_findings": other,
+        "unit_rows": [{"no": i, "name": clean(u.unit_name), "category": clean(u.category), "verdict": u.verdict,
+                       "detail": "\n".join(u.lines()), "streak": u.streak or ""}
+                      for i, u in enumerate(rows, 1)],
+        "issue_date": cn_date(issued),
+        "print_date": cn_date(issued),
+        "cc": clean(report.cc or "县人民政府领导"),
+        "n": numbers,
+    }
+
+
+def write_docx(report: PeriodReport, path: Path, template: Path | str | None = None) -> Path:
+    """Render the circular from its Word template (`template`, else the report's, else the shipped one)."""
+    from docxtpl import DocxTemplate
 
     path = Path(path)
-    doc = Document()
-    _page_setup(doc)
-    counts = report.counts
-    issued = cn_date(report.generated_at)
-
-    head = _para(doc, report.office_name, font=FONT_TITLE, size=26, align="center", color=RED)
-    _red_rule(_para(doc, report.doc_number, size=16, align="center", space_after=12)
-              if report.doc_number else head)
-    _para(doc)
-    _para(doc, title_of(report), font=FONT_TITLE, size=22, align="center", space_after=12)
-    _para(doc, "各乡镇人民政府，县直各部门，各有关单位：", align="left")
-    quoted = "”“".join(report.rule_sentences or ["原则上一个星期不低于一条工作动态"])
-    _para(doc, f"按照“{quoted}”和“对不及时更新的单位给予通报”的要求，"
-               f"{report.office_name}对{report.period_label}各单位政府网站栏目和政务新媒体（微信公众号）"
-               f"信息更新情况进行了监测，现将有关情况通报如下：", indent=True)
-
-    _para(doc, "一、总体情况", font=FONT_HEADING, indent=True)
-    status_text = "，".join(f"{STATUS_LABELS.get(s, s.value)}{n}项" for s, n in counts.items() if n)
-    _para(doc, f"本期共监测{report.unit_count}个单位的{len(report.rows)}项更新要求（单位×渠道×要求），"
-               f"其中{status_text or '无监测结果'}。未达标单位{report.late_unit_count}个；"
-               f"因网站无法访问、被防护拦截或数据源异常等原因无法核实的单位{report.unknown_unit_count}个，"
-               f"不计入未达标。", indent=True)
-
-    _para(doc, "二、存在的问题", font=FONT_HEADING, indent=True)
-    groups = report.late_by_category
-    if groups:
-        for i, (category, rows) in enumerate(groups.items(), 1):
-            _para(doc, f"（{_cn_number(i)}）{category}", font=FONT_SUBHEADING, indent=True)
-            _para(doc, f"{_unit_list(rows)}未达到更新要求。", indent=True)
-        _para(doc, "未达标单位明细见文末附表。", indent=True)
-    else:
-        _para(doc, "本期各单位均达到更新要求，或无法核实，未发现未达标单位。", indent=True)
-
-    section = 3
-    if report.unknown_rows:
-        _para(doc, f"{_cn_number(section)}、无法核实的单位", font=FONT_HEADING, indent=True)
-        _para(doc, "以下单位因监测数据源异常，本期更新情况无法核实，不计入未达标，请相关单位协助核实网站或账号状态：",
-              indent=True)
-        for r in report.unknown_rows:
-            _para(doc, f"{r.unit_name}（{r.channel}）：{r.reason or '数据源异常，无法核实'}。", indent=True)
-        section += 1
-    if report.findings:
-        _para(doc, f"{_cn_number(section)}、其他发现", font=FONT_HEADING, indent=True)
-        for f in report.findings:
-            _para(doc, f"{f.get('unit_name', '')}（{f.get('kind', '')}）：{f.get('detail', '')}", indent=True)
-        section += 1
-
-    _para(doc, f"{_cn_number(section)}、工作要求", font=FONT_HEADING, indent=True)
-    for text in ("（一）立即整改。被通报单位要高度重视，立即组织更新，确保门户网站栏目和微信公众号每周至少更新一条工作动态。",
-                 "（二）压实责任。各单位要明确分管领导和信息员，落实信息更新、审核、发布责任，杜绝“僵尸”栏目和账号。",
-                 "（三）如实发布。不得突击更新、伪造发布日期；对监测结果有异议的，请于3个工作日内联系政务公开办核实。"):
-        _para(doc, text, indent=True)
-
-    _para(doc)
-    _para(doc, report.office_name, align="right")
-    _para(doc, issued, align="right")
-
-    if report.late_rows:
-        doc.add_page_break()
-        _para(doc, "附表", font=FONT_HEADING, align="left")
-        _para(doc, f"{report.period_label}未达标单位明细", font=FONT_TITLE, size=18, align="center", space_after=8)
-        _late_table(doc, report)
+    source = Path(template or report.template or DEFAULT_TEMPLATE)
+    if not source.is_file():
+        raise FileNotFoundError(f"通报模板不存在: {source} (registry office.circular_template)")
+    doc = DocxTemplate(str(source))
+    doc.render(circular_context(report), autoescape=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
     return path

@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
+from pydantic import ConfigDict, Field
+
+from .options import OptionError, Options, check_options
 from .periods import Period
 from .registry import Registry, SourceConfig, Unit
 from .store import PostRecord, Store
@@ -52,42 +55,34 @@ KIND_AVAILABILITY = "availability"
 
 
 # ============================================================================ settings
-@dataclass(frozen=True)
-class EvidenceSettings:
+class EvidenceSettings(Options):
     """Thresholds; units.yaml may override them under a top-level `evidence:` mapping."""
 
-    backdate_grace_hours: float = 24.0      # CMS publishing delay allowed before a date is suspicious
-    backdate_lookback_days: int = 60        # earlier OK crawls considered as "would have listed it"
-    burst_min_posts: int = 3                # new posts in one crawl ...
-    burst_quiet_days: float = 14.0          # ... after this long without a new post
-    burst_window_hours: float = 72.0        # ... and only if the previous OK crawl was this recent
-    notice_lookback_days: float = 14.0      # an overdue notice sent this long before a burst is named
-    relist_min_posts: int = 10              # an attempt with this many new posts ...
-    relist_share: float = 0.8               # ... making up this share of the list is a re-listing
-    probe_timeout: float = 15.0             # 超过(含)15秒打不开 = failure
-    availability_threshold: float = 0.05    # 占比超过(含)5% = problem
-    availability_min_samples: int = 20     # fewer samples than this in the period: no problem claimed
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backdate_grace_hours: float = Field(24.0, ge=0)    # CMS publishing delay allowed before a date is suspicious
+    backdate_lookback_days: int = Field(60, ge=0)      # earlier OK crawls considered as "would have listed it"
+    burst_min_posts: int = Field(3, ge=0)              # new posts in one crawl ...
+    burst_quiet_days: float = Field(14.0, ge=0)        # ... after this long without a new post
+    burst_window_hours: float = Field(72.0, ge=0)      # ... and only if the previous OK crawl was this recent
+    notice_lookback_days: float = Field(14.0, ge=0)    # an overdue notice sent this long before a burst is named
+    relist_min_posts: int = Field(10, ge=0)            # an attempt with this many new posts ...
+    relist_share: float = Field(0.8, ge=0)             # ... making up this share of the list is a re-listing
+    probe_timeout: float = Field(15.0, ge=0)           # 超过(含)15秒打不开 = failure
+    availability_threshold: float = Field(0.05, ge=0)  # 占比超过(含)5% = problem
+    availability_min_samples: int = Field(20, ge=0)    # fewer samples than this in the period: no problem claimed
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> "EvidenceSettings":
+        """Build from units.yaml `evidence:`; OptionError (a ValueError) names the field: "evidence.probe_timeout: …"."""
         if not data:
             return cls()
         if not isinstance(data, Mapping):
-            raise ValueError(f"evidence 设置应为映射: {data!r}")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"evidence 设置含未知字段 {unknown} (可用: {', '.join(sorted(known))})")
-        kw: dict[str, Any] = {}
-        for name, value in data.items():
-            caster = int if known[name].type in (int, "int") else float
-            try:
-                kw[name] = caster(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"evidence.{name} 应为数字: {value!r}") from None
-            if kw[name] < 0:
-                raise ValueError(f"evidence.{name} 不能为负数: {value!r}")
-        return cls(**kw)
+            raise OptionError("evidence", f"应为映射: {data!r}")
+        try:
+            return check_options(cls, data)
+        except OptionError as exc:
+            raise OptionError(f"evidence.{exc.field}", exc.message) from None
 
     @classmethod
     def from_registry(cls, registry: Registry | None) -> "EvidenceSettings":

@@ -32,16 +32,18 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Annotated, Any, Iterable, Mapping
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
 import urllib3
+from pydantic import BeforeValidator, ConfigDict, Field
 
+from .options import OptionError, Options, check_options
 from .secrets import mask as mask_secrets  # noqa: F401 - the fetcher masks its messages; kept importable
 from .types import Outcome
 
@@ -56,51 +58,45 @@ _READ_CHUNK = 65_536
 # ---------------------------------------------------------------------------------------------
 # Settings and results
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class FetchSettings:
-    timeout: float = 15.0                # connect+read; the national rule counts >15 s as "cannot open"
-    retries: int = 2                     # on RETRY_STATUSES and connect/read errors
-    backoff: float = 1.0                 # exponential, jittered; Retry-After honoured (capped)
-    per_host_interval: float = 1.0       # min seconds between requests to one host
-    max_concurrency: int = 4             # global cap of requests in flight
-    max_bytes: int = 5_000_000           # response cap (also on the decompressed size)
-    user_agent: str = "pubwatch/0.1 (+政务公开监测; contact: admin)"
-    allow_private: tuple[str, ...] = ()  # hosts / IPs / CIDRs allowed although private (demo: 127.0.0.1)
-    respect_robots: bool = True
-    max_redirects: int = 5
-    max_retry_after: float = 60.0        # never wait longer than this for one Retry-After
+def _hosts(value: Any) -> tuple[str, ...]:
+    """"127.0.0.1" | [..] -> a tuple of the non-blank entries, stripped."""
+    if value is None:
+        return ()
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ValueError(f"应为主机/IP/网段的列表: {value!r}")
+    return tuple(str(x).strip() for x in items if str(x).strip())
 
-    def __post_init__(self) -> None:
-        if isinstance(self.allow_private, str):
-            self.allow_private = (self.allow_private,)
-        self.allow_private = tuple(str(x).strip() for x in (self.allow_private or ()) if str(x).strip())
-        for name in ("timeout", "per_host_interval", "backoff", "max_retry_after"):
-            value = float(getattr(self, name))
-            if value < 0 or (name == "timeout" and value == 0):
-                raise ValueError(f"fetch.{name} 应为正数: {value}")
-            setattr(self, name, value)
-        for name in ("retries", "max_concurrency", "max_bytes", "max_redirects"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or int(value) < (1 if name in ("max_concurrency", "max_bytes") else 0):
-                raise ValueError(f"fetch.{name} 应为非负整数: {value!r}")
-            setattr(self, name, int(value))
+
+class FetchSettings(Options):
+    """How pubwatch fetches; units.yaml `fetch:` overrides any of these (an unknown key is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: float = Field(15.0, gt=0)          # connect+read; the national rule counts >15 s as "cannot open"
+    retries: int = Field(2, ge=0)               # on RETRY_STATUSES and connect/read errors
+    backoff: float = Field(1.0, ge=0)           # exponential, jittered; Retry-After honoured (capped)
+    per_host_interval: float = Field(1.0, ge=0)  # min seconds between requests to one host
+    max_concurrency: int = Field(4, ge=1)       # global cap of requests in flight
+    max_bytes: int = Field(5_000_000, ge=1)     # response cap (also on the decompressed size)
+    user_agent: str = "pubwatch/0.1 (+政务公开监测; contact: admin)"
+    # hosts / IPs / CIDRs allowed although private (demo: 127.0.0.1)
+    allow_private: Annotated[tuple[str, ...], BeforeValidator(_hosts)] = ()
+    respect_robots: bool = True
+    max_redirects: int = Field(5, ge=0)
+    max_retry_after: float = Field(60.0, ge=0)  # never wait longer than this for one Retry-After
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None) -> "FetchSettings":
-        """Build from units.yaml `fetch:`; unknown keys raise ValueError (a typo must not pass silently)."""
+        """Build from units.yaml `fetch:`; OptionError (a ValueError) names the field: "fetch.timeout: …"."""
         if not d:
             return cls()
         if not isinstance(d, Mapping):
-            raise ValueError(f"fetch 设置应为映射: {d!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"fetch 设置含未知字段 {unknown} (可用: {', '.join(sorted(known))})")
-        kw = dict(d)
-        if "allow_private" in kw and kw["allow_private"] is not None:
-            raw = kw["allow_private"]
-            kw["allow_private"] = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
-        return cls(**kw)
+            raise OptionError("fetch", f"应为映射: {d!r}")
+        try:
+            return check_options(cls, d)
+        except OptionError as exc:
+            raise OptionError(f"fetch.{exc.field}", exc.message) from None
 
 
 @dataclass
@@ -125,12 +121,6 @@ class FetchResult:
         if self._text is None:
             self._text = _decode_html(self.body, self.encoding)
         return self._text[0]
-
-    @property
-    def detected_encoding(self) -> str:
-        self.text  # noqa: B018 - fills the cache
-        assert self._text is not None
-        return self._text[1]
 
     def json(self) -> Any:
         return jsonlib.loads(self.body)

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import re
 
-from .registry import Registry, Unit
+from .registry import Registry
 
 DEFAULT_POOL_SLOTS = 1
 
 
 def pool_name(host: str) -> str:
     return "pubwatch_host_" + re.sub(r"[^a-zA-Z0-9_]", "_", host.lower())[:200]
-
-
-def unit_pool(unit: Unit) -> str | None:
-    hosts = sorted({s.host for s in unit.sources if s.channel == "portal" and s.host})
-    return pool_name(hosts[0]) if hosts else None
 
 
 def pools_for(registry: Registry, slots: int | None = None) -> list[tuple[str, int, str]]:

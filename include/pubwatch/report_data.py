@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from . import config, rules
 from .counts import rule_rank
 from .periods import Period
-from .types import CHANNEL_LABELS, TZ, Status, Verdict
+from .types import CHANNEL_LABELS, PORTAL, TZ, Outcome, Status, Verdict
 
 def rule_label(rule: str) -> str:
     """The label of a verdict's rule, as its kind declares it (the rule name if no kind knows it)."""
@@ -32,6 +32,67 @@ def rule_sentences(verdicts: Sequence[Verdict]) -> list[str]:
     return [found[k] for k in sorted(found)]
 
 
+# Why a unit could not be verified, in the units' words (the technical reason stays in the .xlsx,
+# the board and the supervisors' summary). Keyed by the last failed attempt's outcome.
+_PORTAL_REASONS = {Outcome.UNREACHABLE: "网站无法访问", Outcome.HTTP_ERROR: "网站无法访问",
+                   Outcome.BLOCKED: "网站无法访问", Outcome.PARSE_FAILED: "栏目无法读取",
+                   Outcome.SUSPECT_EMPTY: "栏目无法读取", Outcome.REDIRECTED: "栏目地址已变更",
+                   Outcome.CONFIG_ERROR: "未配置监测地址"}
+_WECHAT_REASONS = {Outcome.CONFIG_ERROR: "未配置公众号监测"}
+
+
+def unit_reason(v: Verdict) -> str:
+    """The unit-facing category of an unverified verdict: 网站无法访问 / 栏目无法读取 / 栏目地址已变更 /
+    未配置监测地址 / 公众号数据无法获取 / 监测数据不完整 (no failure: reads did not cover the period)."""
+    last = ((v.evidence or {}).get("failed_attempts") or {}).get("last") or {}
+    try:
+        outcome = Outcome(last.get("outcome"))
+    except ValueError:
+        return "监测数据不完整"
+    if v.channel == PORTAL:
+        return _PORTAL_REASONS.get(outcome, "监测数据暂缺")
+    return _WECHAT_REASONS.get(outcome, "公众号数据无法获取")
+
+
+def empty_columns(v: Verdict) -> list[str]:
+    """空白栏目 only for a 未达标 verdict proven by reads (the column was read and never had a post)."""
+    ev = v.evidence or {}
+    if v.status is not Status.MISSED or not ev.get("verified"):
+        return []
+    return [str(c) for c in ev.get("empty_columns") or ()]
+
+
+def doc_number(office: dict, year: int, serial: str | int | None = None) -> str:
+    """文号: the registry's office.doc_number_prefix (e.g. "某政办"), the year in 〔〕 and the serial
+    the office sets (argument, else office.doc_serial) or two blanks to fill in by hand."""
+    serial = serial if serial not in (None, "") else office.get("doc_serial")
+    number = str(serial).strip() if serial not in (None, "") else "\u3000\u3000"
+    return f"{office.get('doc_number_prefix') or ''}〔{year}〕{number}号"
+
+
+def circular_template(registry) -> Path | None:
+    """The Word template the registry's office.circular_template names (relative to the registry
+    file), or None for the shipped one."""
+    name = (registry.settings.get("office") or {}).get("circular_template")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if not path.is_absolute() and getattr(registry, "path", None):
+        path = Path(registry.path).parent / path
+    return path
+
+
+def feedback_day(office: dict, issued, calendar=None):
+    """The day unverified units report back by: office.feedback_working_days (default 3) working
+    days after the circular's date; None when the calendar has no data for it."""
+    from .workdays import WorkCalendar
+
+    try:
+        return (calendar or WorkCalendar()).add_working_days(issued, int(office.get("feedback_working_days", 3)))
+    except (LookupError, ValueError):
+        return None
+
+
 class NotEvaluated(ValueError):
     """A period whose circular must not be written yet: never evaluated, or only before it ended
     (every unit would read as 达标 or 进行中). The message tells the clerk what to run."""
@@ -49,9 +110,11 @@ def require_final_evaluation(store, period: Period) -> None:
 
 
 def build_period_report(store, registry, policies, period: Period,
-                        verdicts: Sequence[Verdict] | None = None, streak: dict | None = None):
+                        verdicts: Sequence[Verdict] | None = None, streak: dict | None = None,
+                        serial: str | int | None = None):
     """The circular's data for `period` from its stored verdicts (or `verdicts`). `streak` (weeks in
-    a row 未达标 per unit and channel) is computed here unless the caller already has it."""
+    a row 未达标 per unit and channel) is computed here unless the caller already has it; `serial`
+    the 文号's number (else the registry's office.doc_serial, else blank)."""
     from .documents import PeriodReport, ReportRow
     from .evaluate import streaks
     from .scoring import ScoreTable
@@ -81,10 +144,11 @@ def build_period_report(store, registry, policies, period: Period,
             category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),
             rule=rule_label(v.rule), status=v.status, count=v.count, required=v.required,
             last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
-            last_post_date=str(last.get("published") or "")[:10], reason=v.reason,
+            last_post_date=str(last.get("published") or last.get("date") or "")[:10], reason=v.reason,
             streak=streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, extra=extra,
             score=table.points(v.rule, v.status) if table is not None and v.status in (Status.MET, Status.MISSED)
-            else None))
+            else None, rule_key=v.rule, unit_reason=unit_reason(v) if v.status is Status.UNKNOWN else "",
+            empty_columns=empty_columns(v)))
     from .evidence import availability, findings_for_period
 
     findings = findings_for_period(store, registry, period)
@@ -101,19 +165,24 @@ def build_period_report(store, registry, policies, period: Period,
         if row.unit_id in flagged and "日期存疑" not in row.extra:
             row.extra["日期存疑"] = "见“其他发现”"
     office = registry.settings.get("office") or {}
-    number = f"{office.get('short', '县政务公开办')}〔{period.start.year}〕{period.key.split('-W')[-1] if period.kind == 'week' else period.key}号"
+    now = datetime.now(TZ)
     return PeriodReport(office_name=office.get("name", "县人民政府办公室"), period_key=period.key,
-                        period_label=period.label, generated_at=datetime.now(TZ), rows=rows, doc_number=number,
-                        findings=findings, rule_sentences=rule_sentences(verdicts))
+                        period_label=period.label, generated_at=now, rows=rows,
+                        doc_number=doc_number(office, now.year, serial),
+                        findings=findings, rule_sentences=rule_sentences(verdicts),
+                        template=circular_template(registry), feedback_by=feedback_day(office, now.date()),
+                        cc=str(office.get("cc") or ""))
 
 
 def write_period_files(store, registry, policies, period: Period, *,
                        formats: Sequence[str] = ("docx", "xlsx"), out: Path | None = None,
-                       report=None) -> list[Path]:
-    """Write the circular's files for `period` (its data built unless `report` is given)."""
+                       report=None, serial: str | int | None = None) -> list[Path]:
+    """Write the circular's files for `period` (its data built unless `report` is given; `serial`:
+    the 文号's number)."""
     from .documents import write_docx, write_xlsx
 
-    report = report if report is not None else build_period_report(store, registry, policies, period)
+    report = report if report is not None else build_period_report(store, registry, policies, period,
+                                                                   serial=serial)
     period_key = period.key
     paths = []
     for fmt in formats:

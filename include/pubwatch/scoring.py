@@ -18,11 +18,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
+from pydantic import ConfigDict, Field
+
+from .options import OptionError, Options, check_options
 from .registry import CATEGORIES, Unit
 from .rules import Policies, PolicyError, dedupe_posts, load_policies
 from .types import CHANNEL_LABELS, CHANNELS, PostFact, Status, Verdict
 
 SCORED = {Status.MET: "met", Status.MISSED: "missed"}
+
+
+class Points(Options):
+    """Points of one rule (or the default): only MET and MISSED score."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    met: float | None = None
+    missed: float | None = None
+
+
+class ScoringOptions(Options):
+    """policies.yaml `scoring:` — `default` points and per-rule `rules` (exact name or prefix)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    default_points: Points = Field(Points(), alias="default")   # `default` is Options.default()
+    rules: dict[str, Points] = {}
 
 
 @dataclass(frozen=True)
@@ -32,13 +51,16 @@ class ScoreTable:
 
     @classmethod
     def from_policies(cls, policies: Policies) -> ScoreTable:
-        raw = policies.scoring or {}
         where = f"{policies.source}: scoring"
-        default = _points(raw.get("default", {}), where, "default")
-        rules_raw = raw.get("rules", {})
-        if not isinstance(rules_raw, dict):
-            raise PolicyError(where, "scoring", "rules", "应为映射: 规则名 -> {met, missed}")
-        return cls(default, {str(k): _points(v, where, f"rules.{k}") for k, v in rules_raw.items()})
+        try:
+            opts = check_options(ScoringOptions, policies.scoring or {})
+        except OptionError as exc:
+            raise PolicyError(where, "scoring", exc.field, exc.message) from None
+
+        def points(p: Points) -> dict[str, float]:
+            return {k: float(v) for k, v in p.model_dump().items() if v is not None}
+
+        return cls(points(opts.default_points), {str(k): points(v) for k, v in opts.rules.items()})
 
     def points(self, rule: str, status: Status) -> float:
         key = SCORED.get(status)
@@ -49,19 +71,6 @@ class ScoreTable:
             if entry is not None and key in entry:
                 return entry[key]
         return self.default.get(key, 0.0)
-
-
-def _points(raw: Any, where: str, field_name: str) -> dict[str, float]:
-    if not isinstance(raw, dict):
-        raise PolicyError(where, "scoring", field_name, "应为映射 {met: 分值, missed: 分值}")
-    out = {}
-    for key, value in raw.items():
-        if key not in ("met", "missed"):
-            raise PolicyError(where, "scoring", f"{field_name}.{key}", "只能配置 met / missed (其他状态不计分)")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PolicyError(where, "scoring", f"{field_name}.{key}", f"应为数字: {value!r}")
-        out[key] = float(value)
-    return out
 
 
 def score_units(verdicts: Iterable[Verdict], policies: Policies | None = None) -> dict[str, float]:

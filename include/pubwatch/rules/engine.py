@@ -347,16 +347,6 @@ def _post_brief(p: PostFact) -> dict[str, Any]:
     return out
 
 
-def _last_before(posts: Sequence[PostFact], moment: datetime) -> PostFact | None:
-    last = None
-    for p in posts:                    # oldest first
-        if p.published < moment:
-            last = p
-        else:
-            break
-    return last
-
-
 def _gap_days(a: date, b: date, calendar: WorkCalendar, working: bool) -> int:
     """Days from a to b (b - a), or working days in (a, b] when `working`."""
     if b <= a:

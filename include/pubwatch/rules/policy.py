@@ -5,7 +5,8 @@ A rule kind is one class in its own file under `rules/kinds/`, registered by sub
     class WeeklyPolicy(CountPolicy, kind="weekly"):
         label = "每周更新"                                  # what the board / circular shows
         sentence = "原则上一个星期不低于一条工作动态"          # what the circular quotes
-        defaults = {"min_posts": 1}                         # its options (validated in `validate`)
+        class Options(CountPolicy.Options):                 # its options (pydantic), checked and
+            min_posts: int = Field(1, ge=1, le=MAX_POLICY_INT)  # named by field when wrong
         def findings(self, facts): ...                      # what it finds in a period
         def ask(cls, verdict, word): ...                    # what a notice asks of the unit
         def lookback(self, settings, windowed_only): ...    # how far before the period it reads
@@ -25,9 +26,12 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Literal, Sequence
+
+from pydantic import ConfigDict, Field, model_validator
 
 from .. import yamlfile
+from ..options import OptionError, Options, check_options
 from ..periods import KINDS, Period
 from ..registry import CATEGORIES, COLUMN_TYPES, SourceConfig, Unit
 from ..types import CHANNEL_LABELS, CHANNELS, PORTAL, TZ, UTC, WECHAT, PostFact, Verdict
@@ -38,14 +42,40 @@ from .engine import (_PERIOD_WORDS, _POST_ORDER, EVIDENCE_POSTS, UNIT_SCOPE, Fin
 DEFAULT_POLICIES_PATH = Path(__file__).resolve().parents[2] / "policies.yaml"
 MAX_POLICY_INT = 10_000                   # no count, day or lead an office writes is larger
 _SHORTEST_DAYS = {"week": 7, "month": 28, "quarter": 90, "year": 365}
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "freshness_hours": 24,          # an open period counts as verified by attempts this recent
-    "escalate_after": 2,            # consecutive missed periods before 分管领导 is told
-    "holiday_week": "exempt",       # exempt | evaluate: a week without a single working day
-    "count_suspicious": True,       # posts flagged date_suspicious count (and are listed)
-    "joined_mid_period": "exempt",  # exempt | prorate: the period in which a unit joined
-    "history_days": 730,            # how far back post_window reaches for staleness/empty columns
-}
+
+
+class PolicyOptions(Options):
+    """Base of the options of a rule kind (policies.yaml, one policy): the fields every kind has.
+    A kind declares its own as `class Options(<base>.Options)` in its class; values are taken as
+    YAML gives them (strict: "2" is no number, 1 is no true/false); defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+    kind: str | None = None                                  # default: the policy's name
+    enabled: bool = True
+    period: Literal[KINDS] | None = None                      # default: the kind's default_period
+    channels: list[Literal[CHANNELS]] | None = None           # default: both
+    columns: list[str | int] | None = None                    # column ids (or their last part)
+    column_types: list[Literal[tuple(COLUMN_TYPES)]] | None = None
+    warn_lead_days: int | None = Field(None, ge=0, le=MAX_POLICY_INT)   # below the period's length
+    count_suspicious: bool | None = None                      # default: settings.count_suspicious
+    label: str | None = None
+
+
+class PolicySettings(Options):
+    """policies.yaml `settings` (and a unit's `policy: {settings: …}`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    freshness_hours: float = Field(24, ge=0)              # an open period counts as verified by reads this recent
+    escalate_after: int = Field(2, ge=0)                  # consecutive missed periods before 分管领导 is told
+    holiday_week: Literal["exempt", "evaluate"] = "exempt"          # a week without a single working day
+    count_suspicious: bool = True                         # posts flagged date_suspicious count (and are listed)
+    joined_mid_period: Literal["exempt", "prorate"] = "exempt"      # the period in which a unit joined
+    history_days: int = Field(730, ge=0)                  # how far back post_window reaches (staleness, empty columns)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = PolicySettings().model_dump()
 
 
 # ============================================================================ configuration
@@ -124,8 +154,8 @@ class Policies:
         if unknown:
             raise PolicyError(source, "-", unknown[0], "未知的顶层字段 (settings/defaults/categories/scoring)")
         self.source = source
-        self.settings = deep_merge(DEFAULT_SETTINGS, _mapping(data.get("settings"), source, "-", "settings"))
-        _check_settings(self.settings, source)
+        self.settings = _settings(deep_merge(DEFAULT_SETTINGS, _mapping(data.get("settings"), source, "-", "settings")),
+                                  source)
         self.defaults = _mapping(data.get("defaults"), source, "-", "defaults")
         self.categories = _mapping(data.get("categories"), source, "-", "categories")
         for cat in self.categories:
@@ -140,8 +170,8 @@ class Policies:
                  include_disabled: bool = False) -> UnitPolicies:
         raw = deep_merge(self.defaults, _mapping(self.categories.get(category), where, "-", category))
         raw = deep_merge(raw, override)
-        settings = deep_merge(self.settings, _mapping(raw.pop("settings", None), where, "-", "settings"))
-        _check_settings(settings, where)
+        extra = _mapping(raw.pop("settings", None), where, "-", "settings")
+        settings = _settings(deep_merge(self.settings, extra), where) if extra else self.settings
         built = []
         for name in sorted(raw):
             cfg = raw[name]
@@ -199,20 +229,12 @@ def _mapping(value: Any, where: str, policy: str, field_name: str) -> dict[str, 
     return value
 
 
-def _check_settings(settings: dict[str, Any], where: str) -> None:
-    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise PolicyError(where, "settings", unknown[0], f"未知设置项, 可用: {', '.join(sorted(DEFAULT_SETTINGS))}")
-    for name in ("freshness_hours", "escalate_after", "history_days"):
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise PolicyError(where, "settings", name, f"应为非负数: {value!r}")
-    choices = {"holiday_week": ("exempt", "evaluate"), "joined_mid_period": ("exempt", "prorate")}
-    for name, allowed in choices.items():
-        if settings[name] not in allowed:
-            raise PolicyError(where, "settings", name, f"应为 {' / '.join(allowed)} 之一: {settings[name]!r}")
-    if not isinstance(settings["count_suspicious"], bool):
-        raise PolicyError(where, "settings", "count_suspicious", "应为 true/false")
+def _settings(settings: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings checked against `PolicySettings`, as a plain dict (the rules read it by name)."""
+    try:
+        return check_options(PolicySettings, settings).model_dump()
+    except OptionError as exc:
+        raise PolicyError(where, "settings", exc.field, exc.message) from None
 
 
 def load_policies(path: str | Path | None = None) -> Policies:
@@ -239,7 +261,9 @@ class Policy:
       places it among the others (the weekly rule first);
     * `ask(verdict, word)` — the sentence a notice asks of a unit;
     * `lookback(settings, windowed_only)` — how many days before the period its facts reach;
-    * `default_period`, `defaults` (its options) and `validate()` (checks them via `fail`);
+    * `default_period`, and `Options` — its options, a pydantic model extending the base's
+      (`class Options(Policy.Options): max_days: int = Field(14, ge=1)`), which checks them and
+      names the field of a bad one; the policy reads them as `self.options.max_days`;
     * `findings(facts)` — what it finds in a period (engine.Finding: a count, or breaches);
     * `rule_names` — other verdict rule names (before ":") its findings carry (topic_quota);
     * `can_prorate` (a unit joining mid-period: prorate its requirement, or exempt the period),
@@ -253,12 +277,10 @@ class Policy:
     order: ClassVar[int] = 100
     rule_names: ClassVar[tuple[str, ...]] = ()
     default_period: ClassVar[str] = "week"
-    defaults: ClassVar[dict[str, Any]] = {}
+    Options: ClassVar[type[PolicyOptions]] = PolicyOptions
     silence: ClassVar[bool] = False   # judges silences (staleness, rolling_window, max_gap), not counts
     can_prorate: ClassVar[bool] = True
     judged_at_period_end: ClassVar[bool] = True
-    common = {"kind", "enabled", "period", "channels", "columns", "column_types", "warn_lead_days",
-              "count_suspicious", "label"}
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs: Any):
         super().__init_subclass__(**kwargs)
@@ -294,43 +316,26 @@ class Policy:
 
     def __init__(self, name: str, cfg: dict[str, Any], where: str):
         self.name, self.where = name, where
-        allowed = self.common | set(self.defaults)
-        unknown = sorted(set(cfg) - allowed)
-        if unknown:
-            self.fail(unknown[0], f"未知字段, 可用: {', '.join(sorted(allowed))}")
-        self.cfg = deep_merge(self.defaults, cfg)
-        self.enabled = self.cfg.get("enabled", True)
-        if not isinstance(self.enabled, bool):
-            self.fail("enabled", "应为 true/false")
-        self.period_kind = self.cfg.get("period", self.default_period)
-        if self.period_kind not in KINDS:
-            self.fail("period", f"应为 {', '.join(KINDS)} 之一: {self.period_kind!r}")
-        self.channels = tuple(self.cfg.get("channels") or CHANNELS)
-        if any(c not in CHANNELS for c in self.channels):
-            self.fail("channels", f"应为 {' / '.join(CHANNELS)} 的列表: {self.channels!r}")
-        self.columns = tuple(str(c) for c in self.cfg.get("columns") or ())
-        self.column_types = tuple(self.cfg.get("column_types") or ())
-        if any(t not in COLUMN_TYPES for t in self.column_types):
-            self.fail("column_types", f"栏目类型应为 {', '.join(COLUMN_TYPES)} 之一: {self.column_types!r}")
-        self.warn_lead_days = self.cfg.get("warn_lead_days")
-        if self.warn_lead_days is not None:      # a warning lead shorter than the period it warns in
-            self.warn_lead_days = self.int_field("warn_lead_days", minimum=0,
-                                                 maximum=_SHORTEST_DAYS[self.period_kind] - 1)
-        self.count_suspicious = self.cfg.get("count_suspicious")
-        self.validate()
+        nested = {n: f.get_default(call_default_factory=True) for n, f in self.Options.model_fields.items()
+                  if isinstance(f.default, dict)}     # a mapping option given in part keeps the other keys
+        try:
+            self.options = check_options(self.Options, deep_merge(nested, cfg) if nested else cfg)
+        except OptionError as exc:
+            self.fail(exc.field, exc.message)
+        o = self.options
+        self.enabled = o.enabled
+        self.period_kind = o.period or self.default_period
+        self.channels = tuple(o.channels or CHANNELS)
+        self.columns = tuple(str(c) for c in o.columns or ())
+        self.column_types = tuple(o.column_types or ())
+        self.warn_lead_days = o.warn_lead_days
+        if self.warn_lead_days is not None and self.warn_lead_days >= _SHORTEST_DAYS[self.period_kind]:
+            self.fail("warn_lead_days", f"应为 0–{_SHORTEST_DAYS[self.period_kind] - 1} 之间的整数 "
+                                        f"(预警应早于周期结束): {self.warn_lead_days!r}")
+        self.count_suspicious = o.count_suspicious
 
-    # ----- config helpers ---------------------------------------------------------------
     def fail(self, field_name: str, message: str) -> None:
         raise PolicyError(self.where, self.name, field_name, message)
-
-    def int_field(self, name: str, minimum: int = 0, value: Any = None, maximum: int = MAX_POLICY_INT) -> int:
-        value = self.cfg.get(name) if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            self.fail(name, f"应为 {minimum}–{maximum} 之间的整数: {value!r}")
-        return value
-
-    def validate(self) -> None:
-        """Subclasses check their own fields (raise via self.fail)."""
 
     # ----- shared evaluation helpers ------------------------------------------------------
     def sources(self, unit: Unit, channel: str) -> tuple[SourceConfig, ...]:
@@ -377,10 +382,12 @@ class Policy:
 class CountPolicy(Policy):
     """≥ min_posts per period, per channel (or over both channels with scope: unit)."""
 
-    defaults = {"min_posts": 1}
+    class Options(PolicyOptions):
+        min_posts: int = Field(1, ge=1, le=MAX_POLICY_INT)
 
-    def validate(self) -> None:
-        self.min_posts = self.int_field("min_posts", minimum=1)
+    @property
+    def min_posts(self) -> int:
+        return self.options.min_posts
 
     def required_for(self, facts: _Facts, required: int) -> int:
         start = facts.unit.start_date
@@ -442,6 +449,19 @@ class SilencePolicy(Policy):
 
     silence = True
     can_prorate = False               # a silence cannot be prorated
+
+    class Options(PolicyOptions):
+        warn_lead_days: int | None = Field(3, ge=0, le=MAX_POLICY_INT)   # null: no 预警
+        lead_limit: ClassVar[tuple[str, str] | None] = None   # (field, its words): the lead stays below it
+
+        @model_validator(mode="after")
+        def _lead_below_limit(self) -> "SilencePolicy.Options":
+            if self.lead_limit and self.warn_lead_days is not None:
+                name, words = self.lead_limit
+                if self.warn_lead_days >= getattr(self, name):
+                    raise OptionError("warn_lead_days",
+                                      f"预警提前天数应小于{words} {getattr(self, name)}: {self.warn_lead_days}")
+            return self
     judged_at_period_end = False
 
     def counts_suspicious(self, facts: _Facts) -> bool:

@@ -196,14 +196,6 @@ class PostQueries:
             posts.sort(key=attrgetter("published", "url"))
         return out
 
-    # ----------------------------------------------------------------- misc reads
-    def latest_posts(self, unit_id: str, channel: str, before: datetime, limit: int = 1) -> list[Post]:
-        with self.Session() as s:
-            q = (select(Post).where(Post.unit_id == unit_id, Post.channel == channel,
-                                    Post.published_at < before, Post.pinned.is_(False))
-                 .order_by(Post.published_at.desc(), Post.id.desc()).limit(limit))
-            return list(s.scalars(q))
-
 
 def _whole_days_from_cut(posts: list[PostFact]) -> list[PostFact]:
     """One tail partition's history posts (a portal column's, a WeChat account's) from local midnight

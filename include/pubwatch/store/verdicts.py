@@ -227,14 +227,6 @@ class VerdictQueries:
         found = [t for t in found if t is not None]
         return max(found) if found else None
 
-    def has_evaluations(self, period: str, unit_ids: Sequence[str]) -> bool:
-        with self.Session() as s:
-            for chunk in chunks(list(unit_ids), 900):
-                if s.scalar(select(Evaluation.id).where(Evaluation.period == period,
-                                                        Evaluation.unit_id.in_(chunk)).limit(1)) is not None:
-                    return True
-        return False
-
     def evaluations(self, period: str, unit_ids: Sequence[str] | None = None) -> list[Evaluation]:
         with self.Session() as s:
             q = select(Evaluation).where(Evaluation.period == period)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from ...types import UTC, PostFact, Status, Verdict
+from pydantic import AfterValidator, Field
+
+from ...types import CHANNELS, PORTAL, UTC, PostFact, Status, Verdict
 from ..engine import EVIDENCE_POSTS, UNIT_SCOPE, Breach, Finding, _Facts, _midnight, _post_brief
-from ..policy import Policy
+from ..policy import MAX_POLICY_INT, Policy, PolicyOptions
 
 _DOCUMENTS = {"annual_report": "政府信息公开工作年度报告"}   # labels of the shipped policy names
 _SPACE = re.compile(r"\s+")
@@ -35,10 +37,32 @@ def _month_day(value: Any) -> tuple[int, int]:
     """"01-31" -> (1, 31); ValueError otherwise (29 February is not a yearly date)."""
     text = str(value).strip()
     m, _, d = text.partition("-")
-    if not (m.isdigit() and d.isdigit()):
-        raise ValueError(value)
-    date(2001, int(m), int(d))
+    try:
+        if not (m.isdigit() and d.isdigit()):
+            raise ValueError(value)
+        date(2001, int(m), int(d))
+    except ValueError:
+        raise ValueError(f"应为 月-日, 如 01-31: {value!r}") from None
     return int(m), int(d)
+
+
+def _pattern(value: Any) -> re.Pattern[str]:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"应为正则表达式或关键词(以 | 分隔): {value!r}")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"正则表达式有误 ({exc}): {value!r}") from None
+
+
+def _document(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"应为文件名称, 如 政府信息公开工作年度报告: {value!r}")
+    return value
+
+
+MonthDay = Annotated[Any, AfterValidator(_month_day)]      # "01-31" -> (1, 31)
+Pattern = Annotated[Any, AfterValidator(_pattern)]         # compiled
 
 
 def _at(value: datetime, _moment: datetime) -> datetime:
@@ -54,9 +78,20 @@ class DeadlinePolicy(Policy, kind="deadline"):
     default_period = "year"
     can_prorate = False
     judged_at_period_end = False
-    defaults = {"document": "政府信息公开工作年度报告", "title_pattern": "政府信息公开工作年度报告",
-                "exclude_pattern": "通知|编制|报送|培训|解读|督查|考核|征集|会议",
-                "due": "01-31", "from": "01-01", "channels": ["portal"], "warn_lead_days": 10}
+
+    class Options(PolicyOptions):
+        document: Annotated[Any, AfterValidator(_document)] = "政府信息公开工作年度报告"
+        title_pattern: Pattern = "政府信息公开工作年度报告"
+        exclude_pattern: Pattern | None = "通知|编制|报送|培训|解读|督查|考核|征集|会议"
+        due: MonthDay = "01-31"
+        from_: MonthDay = Field("01-01", alias="from")
+        channels: list[Literal[CHANNELS]] | None = [PORTAL]
+        warn_lead_days: int | None = Field(10, ge=0, le=MAX_POLICY_INT)
+
+    def __init__(self, name: str, cfg: dict[str, Any], where: str):
+        super().__init__(name, cfg, where)
+        o = self.options
+        self.due, self.start, self.title_re, self.exclude_re = o.due, o.from_, o.title_pattern, o.exclude_pattern
 
     # ----- what it says about its verdicts ----------------------------------------------
     @classmethod
@@ -99,28 +134,6 @@ class DeadlinePolicy(Policy, kind="deadline"):
         return span % 365 + 1
 
     # ----- options ------------------------------------------------------------------------
-    def validate(self) -> None:
-        for name in ("due", "from"):
-            try:
-                setattr(self, "due" if name == "due" else "start", _month_day(self.cfg[name]))
-            except ValueError:
-                self.fail(name, f"应为 月-日, 如 01-31: {self.cfg[name]!r}")
-        patterns = {}
-        for name in ("title_pattern", "exclude_pattern"):
-            value = self.cfg[name]
-            if value is None and name == "exclude_pattern":
-                patterns[name] = None
-                continue
-            if not isinstance(value, str) or not value.strip():
-                self.fail(name, f"应为正则表达式或关键词(以 | 分隔): {value!r}")
-            try:
-                patterns[name] = re.compile(value)
-            except re.error as exc:
-                self.fail(name, f"正则表达式有误 ({exc}): {value!r}")
-        self.title_re, self.exclude_re = patterns["title_pattern"], patterns["exclude_pattern"]
-        if not isinstance(self.cfg["document"], str) or not self.cfg["document"].strip():
-            self.fail("document", "应为文件名称, 如 政府信息公开工作年度报告")
-
     def matches(self, title: str) -> bool:
         text = _SPACE.sub("", title or "")
         return bool(self.title_re.search(text)) and not (self.exclude_re and self.exclude_re.search(text))
@@ -143,7 +156,7 @@ class DeadlinePolicy(Policy, kind="deadline"):
         return out
 
     def finding(self, facts: _Facts, channel: str, sources: tuple, start: date, due: date) -> Finding:
-        doc = self.cfg["document"]
+        doc = self.options.document
         counted, suspicious = self.counted(facts, sources, None if channel == UNIT_SCOPE else channel,
                                            _midnight(start), facts.check_point)
         over = _midnight(due + timedelta(days=1))

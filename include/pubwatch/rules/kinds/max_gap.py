@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from pydantic import Field
+
 from ...periods import Period
 from ...types import Status, Verdict
 from ...workdays import WorkCalendar
@@ -31,7 +33,15 @@ class MaxGapPolicy(SilencePolicy, kind="max_gap"):
     sentence = "更新间隔时间不得超过{n}"                 # one longer silence = one breach, counted once
     order = 4
     default_period = "month"
-    defaults = {"max_days": 14, "working_days": False, "warn_lead_days": 3}
+
+    class Options(SilencePolicy.Options):
+        max_days: int = Field(14, ge=1, le=366)
+        working_days: bool = False                      # count working days instead of calendar days
+        lead_limit = ("max_days", "最长间隔")
+
+    @property
+    def max_days(self) -> int:
+        return self.options.max_days
 
     @classmethod
     def sentence_of(cls, v: Verdict) -> str | None:
@@ -47,25 +57,18 @@ class MaxGapPolicy(SilencePolicy, kind="max_gap"):
         return f"{ask}，{word}最长间隔{ev.get('longest_gap_days', '?')}{unit}"
 
     def lookback(self, settings: dict[str, Any], windowed_only: bool = False) -> int:
-        window = self.max_days * (2 if self.cfg["working_days"] else 1) + 31 + 31
+        window = self.max_days * (2 if self.options.working_days else 1) + 31 + 31
         return max(super().lookback(settings, windowed_only), window)
-
-    def validate(self) -> None:
-        self.max_days = self.int_field("max_days", 1, maximum=366)
-        if not isinstance(self.cfg["working_days"], bool):
-            self.fail("working_days", "应为 true/false")
-        if self.warn_lead_days is not None and self.warn_lead_days >= self.max_days:
-            self.fail("warn_lead_days", f"预警提前天数应小于最长间隔 {self.max_days}: {self.warn_lead_days}")
 
     def last_allowed(self, last_post: date, calendar: WorkCalendar) -> date:
         """The last day a post after `last_post` keeps the gap within the limit."""
-        if not self.cfg["working_days"]:
+        if not self.options.working_days:
             return last_post + timedelta(days=self.max_days)
         return calendar.add_working_days(last_post, self.max_days + 1) - timedelta(days=1)
 
     def findings(self, facts: _Facts) -> list[Finding]:
         out = []
-        working, cal, period, cp = self.cfg["working_days"], facts.calendar, facts.period, facts.check_point
+        working, cal, period, cp = self.options.working_days, facts.calendar, facts.period, facts.check_point
         today = _day(cp) if facts.is_open else period.end
         unit_word = "个工作日" if working else "天"
         one_day = timedelta(days=1)

@@ -1,10 +1,30 @@
 """monthly_quota: 每月至少报送N条信息, and per-column topic quotas (topic_quota:<column>)."""
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from ...options import Options
 from ...registry import COLUMN_TYPES
 from ...types import Verdict
 from ..engine import UNIT_SCOPE, Finding, _Facts
-from ..policy import CountPolicy
+from ..policy import MAX_POLICY_INT, CountPolicy
+
+
+def _column(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise ValueError(f"应为栏目 id 或栏目类型: {value!r}")
+    return str(value)
+
+
+class Topic(Options):
+    """One topic quota: ≥ min_posts posts in `column` (a column id, its last part, or a column type)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    column: Annotated[Any, AfterValidator(_column)] = Field(json_schema_extra={"missing": "缺少 column (栏目 id 或栏目类型)"})
+    min_posts: int = Field(1, ge=1, le=MAX_POLICY_INT)
 
 
 
@@ -16,7 +36,11 @@ class MonthlyQuotaPolicy(CountPolicy, kind="monthly_quota"):
     order = 1
     rule_names = ("topic_quota",)     # topic_quota:<column>: a topic quota of this kind
     default_period = "month"
-    defaults = {"min_posts": 10, "scope": "unit", "topics": []}
+
+    class Options(CountPolicy.Options):
+        min_posts: int = Field(10, ge=1, le=MAX_POLICY_INT)
+        scope: Literal["unit", "channel"] = "unit"          # unit: both channels together
+        topics: list[Topic] = []
 
     @classmethod
     def label_of(cls, rule: str) -> str:
@@ -27,30 +51,17 @@ class MonthlyQuotaPolicy(CountPolicy, kind="monthly_quota"):
     def sentence_of(cls, v: Verdict) -> str | None:
         return None if v.rule.startswith("topic_quota") else cls.sentence
 
-    def validate(self) -> None:
-        super().validate()
-        if self.cfg["scope"] not in ("unit", "channel"):
-            self.fail("scope", f"应为 unit (两个渠道合计) 或 channel (每个渠道): {self.cfg['scope']!r}")
-        topics = self.cfg["topics"]
-        if not isinstance(topics, list):
-            self.fail("topics", "应为列表, 每项 {column: 栏目id或栏目类型, min_posts: N}")
-        self.topics: list[tuple[str, int]] = []
-        for i, t in enumerate(topics):
-            if not isinstance(t, dict) or not t.get("column"):
-                self.fail(f"topics[{i}].column", "缺少 column (栏目 id 或栏目类型)")
-            self.topics.append((str(t["column"]), self.int_field(f"topics[{i}].min_posts", 1, t.get("min_posts", 1))))
-
     def findings(self, facts: _Facts) -> list[Finding]:
         unit, out = facts.unit, []
         live = [c for c in self.channels if not unit.suspended_in(c, facts.period.end) and self.sources(unit, c)]
-        if self.cfg["scope"] == "unit":
+        if self.options.scope == "unit":
             if live:
                 sources = tuple(s for c in live for s in self.sources(unit, c))
                 out.append(self.count_finding(facts, self.kind, UNIT_SCOPE, sources, self.min_posts))
         else:
             out += [self.count_finding(facts, self.kind, c, self.sources(unit, c), self.min_posts)
                     for c in self.channels if self.sources(unit, c)]
-        for column, minimum in self.topics:
+        for column, minimum in ((t.column, t.min_posts) for t in self.options.topics):
             sources = tuple(s for s in unit.sources if s.id == column or s.id.rsplit(".", 1)[-1] == column
                             or s.column_type == column)
             if not sources:

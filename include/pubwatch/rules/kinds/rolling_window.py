@@ -5,10 +5,12 @@ from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
+from pydantic import Field
+
 from ...types import Status, Verdict
 from ...workdays import WorkCalendar
 from ..engine import _PERIOD_WORDS, _POST_ORDER, EVIDENCE_POSTS, Breach, Finding, _day, _Facts, _midnight, _post_brief
-from ..policy import SilencePolicy
+from ..policy import MAX_POLICY_INT, SilencePolicy
 
 
 def _day_word(ev: dict[str, Any]) -> str:
@@ -27,7 +29,17 @@ class RollingWindowPolicy(SilencePolicy, kind="rolling_window"):
     sentence = "保证每{n}内都能更新信息"        # every day: the {n} ending it hold a post
     order = 2
     default_period = "week"
-    defaults = {"min_posts": 1, "days": 10, "working_days": False, "warn_lead_days": 3}
+
+    class Options(SilencePolicy.Options):
+        min_posts: int = Field(1, ge=1, le=MAX_POLICY_INT)
+        days: int = Field(10, ge=1, le=366)
+        working_days: bool = False                      # count working days instead of calendar days
+        lead_limit = ("days", "窗口天数")
+
+    def __init__(self, name: str, cfg: dict[str, Any], where: str):
+        super().__init__(name, cfg, where)
+        self.min_posts, self.days = self.options.min_posts, self.options.days
+        self._starts: dict[tuple[int, date], date] = {}
 
     @classmethod
     def sentence_of(cls, v: Verdict) -> str | None:
@@ -45,21 +57,12 @@ class RollingWindowPolicy(SilencePolicy, kind="rolling_window"):
         return f"{ask}，{word}出现连续{n}{unit}未更新" + (f"（共{days}天超期）" if days else "")
 
     def lookback(self, settings: dict[str, Any], windowed_only: bool = False) -> int:
-        window = self.days * 2 + 31 if self.cfg["working_days"] else self.days + 1
+        window = self.days * 2 + 31 if self.options.working_days else self.days + 1
         return max(super().lookback(settings, windowed_only), window)
-
-    def validate(self) -> None:
-        self.min_posts = self.int_field("min_posts", 1)
-        self.days = self.int_field("days", 1, maximum=366)
-        if not isinstance(self.cfg["working_days"], bool):
-            self.fail("working_days", "应为 true/false")
-        if self.warn_lead_days is not None and self.warn_lead_days >= self.days:
-            self.fail("warn_lead_days", f"预警提前天数应小于窗口天数 {self.days}: {self.warn_lead_days}")
-        self._starts: dict[tuple[int, date], date] = {}
 
     def window_start(self, end_day: date, calendar: WorkCalendar) -> date:
         """First day of the window whose last day is `end_day`."""
-        if not self.cfg["working_days"]:
+        if not self.options.working_days:
             return end_day - timedelta(days=self.days - 1)
         key = (id(calendar), end_day)
         found = self._starts.get(key)
@@ -77,7 +80,7 @@ class RollingWindowPolicy(SilencePolicy, kind="rolling_window"):
         joined = facts.unit.start_date
         word = _PERIOD_WORDS[period.kind]
         n, k = self.days, self.min_posts
-        unit_word = "个工作日" if self.cfg["working_days"] else "天"
+        unit_word = "个工作日" if self.options.working_days else "天"
         one_day = timedelta(days=1)
         for channel in self.channels:
             sources = self.sources(facts.unit, channel)
@@ -112,7 +115,7 @@ class RollingWindowPolicy(SilencePolicy, kind="rolling_window"):
             evidence: dict[str, Any] = {"window": [ws_end.isoformat(), period.end.isoformat()],
                                         "posts": [_post_brief(p) for p in sorted(in_window, key=_POST_ORDER,
                                                                                  reverse=True)[:EVIDENCE_POSTS]],
-                                        "days": n, "gap_unit": "working_days" if self.cfg["working_days"] else "days",
+                                        "days": n, "gap_unit": "working_days" if self.options.working_days else "days",
                                         "days_out_of_compliance": out_days}
             suspicious = [p for p in in_window if p.date_suspicious]
             if suspicious:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
+
+from pydantic import AfterValidator
 
 from ...registry import COLUMN_TYPES, SourceConfig
 from ...types import PORTAL, TZ, UTC, WECHAT, PostFact, Status, Verdict
@@ -31,6 +33,17 @@ def _age_spec(value: Any) -> tuple[int, str]:
         n = int(text[:-1])
         return (n * 12, "m") if text[-1] == "y" else (n, text[-1])
     raise ValueError(value)
+
+
+def _age(value: Any) -> tuple[int, str]:
+    try:
+        return _age_spec(value)
+    except ValueError:
+        raise ValueError(f"应为正整数天数或 14d / 6m / 1y: {value!r}") from None
+
+
+# An age limit: 14 | "14d" | "6m" | "1y", read as (n, "d" | "m").
+Age = Annotated[Any, AfterValidator(_age)]
 
 
 def _look_back(moment: datetime, spec: tuple[int, str]) -> datetime:
@@ -91,9 +104,17 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
     sentence = "监测时间点前{n}内应有信息更新"         # stale at any moment its last post is older
     order = 3
     default_period = "week"
-    defaults = {"max_age": {"news": "14d", "notice": "6m", "policy": "6m", "personnel": "1y",
-                            "planning": "1y"},
-                "wechat_max_age": "14d", "warn_lead_days": 3}
+
+    class Options(SilencePolicy.Options):
+        # per column type (null: not judged); given in part, the other types keep these
+        max_age: dict[Literal[tuple(COLUMN_TYPES)], Age | None] = {
+            "news": "14d", "notice": "6m", "policy": "6m", "personnel": "1y", "planning": "1y"}
+        wechat_max_age: Age | None = "14d"
+
+    def __init__(self, name: str, cfg: dict[str, Any], where: str):
+        super().__init__(name, cfg, where)
+        self.ages = {ctype: age for ctype, age in self.options.max_age.items() if age is not None}
+        self.wechat_age = self.options.wechat_max_age
 
     @classmethod
     def label_of(cls, rule: str) -> str:
@@ -114,25 +135,6 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
         if not (ev.get("last_post") or ev.get("last_update")) and ev.get("empty_columns"):
             return f"{ask}，{word}栏目内没有任何信息（空白栏目）"
         return f"{ask}，{word}{'即将' if v.status is Status.AT_RISK else '已'}超过{limit}未更新"
-
-    def validate(self) -> None:
-        if not isinstance(self.cfg["max_age"], dict):
-            self.fail("max_age", "应为映射: 栏目类型 -> 天数或 14d/6m/1y")
-        self.ages: dict[str, tuple[int, str]] = {}
-        for ctype, value in self.cfg["max_age"].items():
-            if ctype not in COLUMN_TYPES:
-                self.fail(f"max_age.{ctype}", f"栏目类型应为 {', '.join(COLUMN_TYPES)} 之一")
-            if value is None:
-                continue
-            try:
-                self.ages[ctype] = _age_spec(value)
-            except ValueError:
-                self.fail(f"max_age.{ctype}", f"应为正整数天数或 14d / 6m / 1y: {value!r}")
-        value = self.cfg["wechat_max_age"]
-        try:
-            self.wechat_age = None if value is None else _age_spec(value)
-        except ValueError:
-            self.fail("wechat_max_age", f"应为正整数天数或 14d / 6m / 1y: {value!r}")
 
     def findings(self, facts: _Facts) -> list[Finding]:
         unit, out = facts.unit, []
@@ -173,7 +175,7 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
         columns: list[dict[str, Any]] = []
         breaches: list[Breach] = []
         all_sources: list[SourceConfig] = []
-        stale_text, soon_text, empty = [], [], []
+        stale_text, soon_text, empty, unread = [], [], [], []
         out_days = 0
         susp = self.counts_suspicious(facts)
         for name, sources in groups:
@@ -220,7 +222,10 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
             done = [b for b in mine if b.happened(cp)]
             b = done[0] if done else mine[0]
             if b.due is None:
-                empty.append(row)
+                # 空白栏目 (a national veto term) only for a column read successfully with no post ever;
+                # one never read is only unknown so far
+                read = any(a.outcome.verified for s in sources for a in facts.attempts.get(s.id, ()))
+                (empty if read else unread).append(row)
                 continue
             what = "纳入监管以来未更新" if virtual and b.since == joined else f"最后更新 {b.since.isoformat()}"
             if done:
@@ -236,11 +241,15 @@ class StalenessPolicy(SilencePolicy, kind="staleness"):
                 parts.append("即将超期: " + "、".join(f"「{n}」({w}){t}" for n, w, t in soon_text))
             if empty:
                 parts.append("空白栏目(无任何信息): " + "、".join(f"「{r['column']}」" for r in empty))
+            if unread:
+                parts.append("尚未成功读取(无已知信息): " + "、".join(f"「{r['column']}」" for r in unread))
         else:
             if stale_text:
                 parts = [f"{word}内曾超过{limit}未更新({stale_text[0][2]})"]
             elif empty:
                 parts = [f"{word}内超过{limit}未更新(无任何信息)"]
+            elif unread:
+                parts = [f"{word}内尚未成功读取, 无已知信息"]
             elif soon_text:
                 parts = []
             else:
