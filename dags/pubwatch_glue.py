@@ -220,6 +220,8 @@ def evaluate_for_run(context: dict, as_of: datetime) -> dict:
         result = jobs.evaluate_week(rt, as_of, selected_units(context["params"]))
         for line in result["lines"]:
             log.info(line)
+        for name in ("closed", "current"):
+            log.info("%s: %s", result[name]["label"], result[name]["summary"])
     finally:
         rt.close()
     return result
@@ -268,7 +270,7 @@ def early_warnings_for_run(context: dict) -> dict:
     try:
         evaluated = jobs.evaluate_open(rt, when)
         for name in ("current", "month"):
-            log.info("%s: %s", evaluated[name]["label"], evaluated[name]["counts"])
+            log.info("%s: %s", evaluated[name]["label"], evaluated[name]["summary"])
         names = list((rt.registry.settings.get("notify") or {}).get("channels") or [])
         configs = channel_configs(names) if mode["send"] else {}
         result = jobs.notify_early_warnings(rt, when, send=mode["send"], channel_configs=configs,
@@ -306,7 +308,7 @@ def periodic_for_run(context: dict) -> dict:
     finally:
         rt.close()
     for p in result["periods"]:
-        log.info("%s: %s", p["label"], p["counts"])
+        log.info("%s: %s", p["label"], p["summary"])
     for f in result["files"]:
         log.info("文件: %s", f)
     return result

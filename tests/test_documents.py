@@ -128,7 +128,7 @@ def sheet_rows(ws) -> list[list]:
 
 def test_xlsx_has_every_row_frozen_header_filter_and_extra_columns(report, tmp_path):
     wb = openpyxl.load_workbook(str(write_xlsx(report, tmp_path / "明细.xlsx")))
-    assert wb.sheetnames == ["汇总", "未达标", "无法核实", "其他发现"]
+    assert wb.sheetnames == ["统计", "汇总", "未达标", "无法核实", "其他发现"]
     ws = wb["汇总"]
     header = sheet_rows(ws)[0]
     assert header[:5] == ["单位", "类别", "渠道", "要求", "状态"]
@@ -174,7 +174,7 @@ def test_xlsx_never_turns_crawled_text_into_formulas_or_unsafe_links(report, tmp
 def test_xlsx_without_findings_has_three_sheets(tmp_path):
     report = PeriodReport("办", "2026-W47", LABEL, datetime(2026, 11, 23, tzinfo=TZ), [])
     wb = openpyxl.load_workbook(str(write_xlsx(report, tmp_path / "empty.xlsx")))
-    assert wb.sheetnames == ["汇总", "未达标", "无法核实"]
+    assert wb.sheetnames == ["统计", "汇总", "未达标", "无法核实"]
     assert sheet_rows(wb["汇总"])[0][0] == "单位" and wb["汇总"].max_row == 1
 
 

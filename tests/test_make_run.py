@@ -38,7 +38,10 @@ def test_make_run_twice(tmp_path):
     for line in week.splitlines():
         if "县公安局" in line or "县审计局" in line:
             assert "门户网站: 0篇 无法核实" in line, line
-    assert "overdue" in first and "reminder" in first and "escalation" in first
+    assert "未达标通报" in first and "周五提醒" in first and "报分管领导" in first
+    # units first, then unit·channel items: the circular's and the board's numbers (#16.3)
+    assert "未达标单位 4 个, 涉及 5 项(单位·渠道)" in week and "无法核实单位 3 个" in week
+    assert "仅预览(未发送)" in first and "已发送" not in first          # nothing left the machine (#16.5)
     posts, notices = totals(first)
     assert posts > 100 and notices > 5
     assert (tmp_path / "var" / "reports" / "pubwatch-2026-W46.docx").exists()

@@ -135,7 +135,9 @@ def summary_ctx(report: PeriodReport, **kw) -> dict:
 def test_summary_counts_late_by_category_and_unknown_never_as_late():
     out = render("summary", summary_ctx(summary_report()), strict=True)
     assert out.subject == f"{LABEL}政府网站和政务新媒体信息更新情况汇总"
-    assert "共监测4项（单位×渠道×要求），其中达标1项，未达标2项，无法核实1项。" in out.text
+    # units first, then unit·channel items (counts.PeriodCounts), the same sentence as every other view
+    assert ("监测单位 4 个；未达标单位 2 个，涉及 2 项（单位·渠道）；无法核实单位 1 个（1 项，不计入未达标）；"
+            "达标单位 1 个（1 项）。") in out.text
     late_section = out.text.split("二、未达标单位")[1].split("三、")[0]
     assert "县直部门" in late_section and "乡镇" in late_section
     assert "县教育局" in late_section and "东镇" in late_section and "连续2周未达标" in late_section
@@ -145,7 +147,9 @@ def test_summary_counts_late_by_category_and_unknown_never_as_late():
     assert "四、其他发现" in out.text and "县民政局（日期存疑）" in out.text
     md_late = out.markdown.split("**未达标单位**")[1].split("**无法核实")[0]
     assert "县财政局" not in md_late and "县教育局" in md_late
-    assert "［x］（http：//e）" in out.markdown                  # finding text is crawled-derived: escaped
+    # finding text is crawled-derived: its markdown escaped, its URL a link whose text is the URL itself
+    # (clickable, and nothing else can pose as it) — never a dead "http：//" (#16.4)
+    assert "［x］（[e](http://e)）" in out.markdown and "：//" not in out.markdown
     assert "县财政局" in out.html and "不计入未达标" in out.html
 
 

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 from markupsafe import Markup
 
 from . import config
+from .counts import PeriodCounts, findings, merged_rule_label
 from .report_data import rule_label
 from .notices.ledger import STATUS_LABELS as NOTICE_STATUS_LABELS
 from .notices.channels import channel_label
@@ -196,8 +197,10 @@ class MatrixView:
     channel: str | None
     category: str | None
     sort: str
-    counts: dict[str, int]              # statuses of the newest closed week shown (weekly rule)
+    counts: dict[str, int]              # statuses of the newest closed week's cells shown (weekly rule)
     counts_week: str | None
+    # that week's numbers over every rule, as the circular counts them (units, then unit·channel items)
+    tally: PeriodCounts | None = None
     categories: dict[str, str] = field(default_factory=lambda: dict(CATEGORIES))
     channels: dict[str, str] = field(default_factory=lambda: dict(CHANNEL_LABELS))
     sorts: dict[str, str] = field(default_factory=lambda: dict(SORTS))
@@ -304,10 +307,15 @@ def matrix(store: Store, registry: Registry, weeks: list[Period], channel: str |
             for c in ln.cells:
                 if c.period == counts_week and c.status:
                     counts[c.status] += 1
+    tally = None
+    if counts_week:
+        shown_units = {r.unit_id for r in rows}
+        tally = PeriodCounts.of(v for v in store.verdicts(counts_week)
+                                if v.unit_id in shown_units and (channel is None or v.channel == channel))
     columns = [WeekColumn(w.key, w.label, f"第{int(w.key.split('-W')[1])}周",
                           f"{w.start.month}/{w.start.day}-{w.end.month}/{w.end.day}", w.key == current.key)
                for w in weeks]
-    return MatrixView(columns, rows, channel, category, sort, counts, counts_week)
+    return MatrixView(columns, rows, channel, category, sort, counts, counts_week, tally=tally)
 
 
 # ------------------------------------------------------------------------------------ unit page
@@ -505,7 +513,8 @@ class PeriodView:
     previous: str
     next: str | None
     counts: dict[str, int]                       # status -> number of unit×channel×rule verdicts
-    units_total: int
+    units_total: int                             # units in the registry
+    tally: PeriodCounts                          # the period's numbers (units, then unit·channel items)
     late_by_category: dict[str, list[SummaryLine]]
     at_risk: list[SummaryLine]
     unverified: list[SummaryLine]
@@ -528,15 +537,19 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
     at_risk, unverified = [], []
     order = {u: i for i, u in enumerate(units)}
     newest = _newest_posts(store, sorted({v.unit_id for v in verdicts if v.status is Status.MISSED}), period.end_dt)
-    for v in sorted(verdicts, key=lambda v: (order[v.unit_id], v.channel, v.rule)):
+    for v in verdicts:
         counts[v.status.value] += 1
+    # one line per unit · channel: overlapping rules are one finding, its rules listed (counts.findings)
+    for f in sorted(findings(verdicts), key=lambda f: (order[f.unit_id], f.channel)):
+        v = f.primary
         unit = units[v.unit_id]
         last = ((v.evidence.get("last_post") or {}).get("date") or str(v.evidence.get("last_update") or "")[:10]
                 or _fmt_date(newest.get((v.unit_id, v.channel))))
         line = SummaryLine(unit.id, unit.name, unit.category_label, CHANNEL_LABELS.get(v.channel, "整体"),
-                           rule_label(v.rule), v.status.value, STATUS_LABELS[v.status], v.count, v.required,
-                           v.reason, streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0,
-                           last)
+                           merged_rule_label([rule_label(r) for r in f.rules]), v.status.value,
+                           STATUS_LABELS[v.status], v.count, v.required,
+                           "；".join(dict.fromkeys(m.reason for m in f.members if m.reason)),
+                           streak.get((v.unit_id, v.channel), 0) if v.status is Status.MISSED else 0, last)
         if v.status is Status.MISSED:
             late.setdefault(unit.category_label, []).append(line)
         elif v.status is Status.AT_RISK:
@@ -547,6 +560,7 @@ def period_summary(store: Store, registry: Registry, period: Period, today: date
     return PeriodView(
         key=period.key, label=period.label, kind=period.kind, previous=period.previous().key,
         next=nxt.key if nxt.start <= today else None, counts=counts, units_total=len(units),
+        tally=PeriodCounts.of(verdicts),
         late_by_category={k: v for k, v in late.items() if v}, at_risk=at_risk, unverified=unverified,
         downloads={fmt: f"period/{period.key}/download.{fmt}" for fmt in ("xlsx", "docx")},
         evaluated=bool(verdicts), as_of=local(store.latest_evaluation_as_of(period.key)) if verdicts else None)

@@ -7,7 +7,7 @@ report_data.py decides what goes in a report (rows built from verdicts); this mo
   late, with a unit-facing reason and a day to report back), 工作要求 quoting the rules in force,
   落款, date, 附表 with one row per unit, page numbers, 版记. circular_context() is what it shows:
   for the units, so no URLs, HTTP codes or crawler states (those stay in the .xlsx and the board).
-- write_xlsx: sheets 汇总 (every row), 未达标, 无法核实 (and 其他发现 when there are findings),
+- write_xlsx: sheets 统计 (counts.PeriodCounts), 汇总 (every row), 未达标, 无法核实 (and 其他发现 when there are findings),
   frozen header, autofilter, widths, status colours, ReportRow.extra as further columns.
 
 Crawled text is cleaned of XML-illegal control characters, and a cell never becomes a formula.
@@ -15,11 +15,13 @@ Crawled text is cleaned of XML-illegal control characters, and a cell never beco
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
+from .counts import PRECEDENCE, PeriodCounts, findings, merged_rule_label
 from .types import STATUS_LABELS, Status
 from .urls import http_url
 
@@ -95,21 +97,55 @@ class PeriodReport:
         return [r for r in self.rows if Status(r.status) is Status.UNKNOWN]
 
     @property
+    def tally(self) -> PeriodCounts:
+        """The period's numbers (units first, then unit·channel items), the same in every view."""
+        return PeriodCounts.of(self.rows)
+
+    @property
     def unit_rows(self) -> list["UnitRow"]:
         """One row per unit with a 未达标 or 无法核实 requirement, its channels and rules combined."""
         return group_by_unit(self)
 
     @property
     def unit_count(self) -> int:
-        return len({r.unit_id for r in self.rows})
+        return self.tally.units_total
 
     @property
     def late_unit_count(self) -> int:
-        return len({r.unit_id for r in self.late_rows})
+        return self.tally.units_missed
 
     @property
     def unknown_unit_count(self) -> int:
-        return len({r.unit_id for r in self.unknown_rows})
+        """Units that could not be verified and were not found late (counts.PRECEDENCE)."""
+        return self.tally.units_unknown
+
+    def merged_rows(self, status: Status) -> list[ReportRow]:
+        """One row per unit · channel whose status (by precedence) is `status`: overlapping rules
+        for the same unit and channel are one finding, their rules listed (counts.findings)."""
+        out = []
+        for f in findings(self.rows):
+            if f.status is not status:
+                continue
+            first = f.primary
+            out.append(replace(first, rule=merged_rule_label([r.rule for r in f.members]),
+                               reason="；".join(dict.fromkeys(r.reason for r in f.members if r.reason)),
+                               streak=max(r.streak for r in f.members),
+                               extra=dict(first.extra)))
+        return out
+
+    @property
+    def late_items_by_category(self) -> dict[str, list[ReportRow]]:
+        """Like late_by_category, one row per unit · channel (rules listed)."""
+        groups: dict[str, list[ReportRow]] = {}
+        for r in self.merged_rows(Status.MISSED):
+            groups.setdefault(r.category or "未分类", []).append(r)
+        order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+        return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+    @property
+    def unknown_items(self) -> list[ReportRow]:
+        """Unit · channel items that could not be verified (and were not found late), rules listed."""
+        return self.merged_rows(Status.UNKNOWN)
 
 
 def clean(value: Any) -> str:
@@ -234,7 +270,9 @@ def circular_context(report: PeriodReport) -> dict[str, Any]:
         late_groups.append({"number": _cn_number(i), "category": category, "units": clean(names)})
     unknown_units = [{"name": clean(u.unit_name), "text": "；".join(
         line.replace("：无法核实", "无法核实", 1) for line in u.lines(only=Status.UNKNOWN))}
-        for u in rows if any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
+        # a unit counts once (counts.PRECEDENCE): a late unit is not listed again here (its 附表 row
+        # still says which channel could not be verified), so the list matches unknown_unit_count
+        for u in rows if not u.late and any(Status(r.status) is Status.UNKNOWN for r in u.rows)]
     # availability as the inspectors measure it is the units' business; back-dating and bursts are
     # leads for the supervisors (.xlsx, board), and so is how often a firewall turned us away
     from .evidence import KIND_AVAILABILITY
@@ -307,6 +345,32 @@ STATUS_FILLS = {"met": "C6EFCE", "at_risk": "FFEB9C", "missed": "FFC7CE", "unkno
 DEFAULT_FILL = "FFFFFF"
 
 
+MAX_WIDTH = 60                     # wider text wraps instead
+
+
+def display_width(value: Any) -> int:
+    """Columns a value takes on screen: a CJK (wide / full-width) character counts 2."""
+    if value is None:
+        return 0
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _fit_widths(ws, minimums: Sequence[int]) -> None:
+    """Each column as wide as its widest cell (CJK = 2), at least its minimum, at most MAX_WIDTH —
+    cells of a column capped wrap."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    for j, column in enumerate(ws.iter_cols(min_row=1, max_row=ws.max_row), 1):
+        widest = max((display_width(c.value) for c in column), default=0) + 2
+        width = min(max(widest, minimums[j - 1] if j <= len(minimums) else 8), MAX_WIDTH)
+        ws.column_dimensions[get_column_letter(j)].width = width
+        if widest > MAX_WIDTH:
+            for c in column[1:]:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+
+
 def _extra_keys(rows: Sequence[ReportRow]) -> list[str]:
     keys: list[str] = []
     for r in rows:
@@ -332,21 +396,19 @@ def _set_value(cell, value: Any) -> None:
         cell.value = value
 
 
-def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str], *, first: bool = False):
+def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str]):
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    ws = wb.active if first else wb.create_sheet()
-    ws.title = title
+    ws = wb.create_sheet(title)
     header = [name for name, _ in BASE_COLUMNS] + list(extra_keys)
-    widths = [w for _, w in BASE_COLUMNS] + [max(10, 2 * len(k) + 2) for k in extra_keys]
+    widths = [w for _, w in BASE_COLUMNS] + [display_width(k) + 2 for k in extra_keys]
     for j, name in enumerate(header, 1):
         cell = ws.cell(row=1, column=j)
         _set_value(cell, name)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDDDDD")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(j)].width = widths[j - 1]
     status_col = header.index("状态") + 1
     link_col = header.index("最近更新链接") + 1
     for i, r in enumerate(rows, 2):
@@ -358,20 +420,59 @@ def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str],
         if url:
             ws.cell(row=i, column=link_col).hyperlink = url
             ws.cell(row=i, column=link_col).font = Font(color="0563C1", underline="single")
+    _fit_widths(ws, widths)
     ws.freeze_panes = "B2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows) + 1, 1)}"
     return ws
 
 
+def _counts_sheet(wb, report: PeriodReport) -> None:
+    """统计: the period's numbers as every view gives them (counts.PeriodCounts) — units first, then
+    unit·channel items, then the rule verdicts the other sheets list — as numbers."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws = wb.active
+    ws.title = "统计"
+    tally, per_rule = report.tally, report.counts
+    header = ("状态", "单位数", "项数(单位·渠道)", "判定条数(单位·渠道·规则)")
+    for j, name in enumerate(header, 1):
+        cell = ws.cell(row=1, column=j, value=name)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDDDDD")
+    i = 1
+    for status in PRECEDENCE:
+        i += 1
+        for j, value in enumerate((STATUS_LABELS[status], tally.units[status], tally.items[status],
+                                   per_rule[status]), 1):
+            ws.cell(row=i, column=j, value=value)
+        ws.cell(row=i, column=1).fill = PatternFill("solid", fgColor=STATUS_FILLS.get(status.value, DEFAULT_FILL))
+    i += 1
+    for j, value in enumerate(("合计", tally.units_total, tally.items_total, tally.verdicts), 1):
+        ws.cell(row=i, column=j, value=value).font = Font(bold=True)
+    notes = (("周期", report.period_label), ("结论", tally.headline()),
+             ("计数口径", "每个单位只按其最严重的状态计一次: 未达标 > 无法核实 > 预警 > 进行中 > 达标 > 免检; "
+                         "同一单位同一渠道多项规则的结果合为一项(单位·渠道); 无法核实不计入未达标。"))
+    _fit_widths(ws, (10, 8, 16, 26))
+    span = sum(ws.column_dimensions[c].width for c in "BCD")
+    for k, (name, text) in enumerate(notes, i + 2):      # the sentences span B:D, wrapped
+        ws.cell(row=k, column=1, value=name).font = Font(bold=True)
+        _set_value(ws.cell(row=k, column=2), text)
+        ws.cell(row=k, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=k, start_column=2, end_row=k, end_column=4)
+        ws.row_dimensions[k].height = 15 * -(-display_width(text) // int(span))
+    ws.freeze_panes = "A2"
+
+
 def write_xlsx(report: PeriodReport, path: Path) -> Path:
-    """Write the full table: 汇总 (every row), 未达标, 无法核实 (and 其他发现 when present)."""
+    """Write the full table: 统计 (the counts), 汇总 (every row), 未达标, 无法核实 (and 其他发现)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     path = Path(path)
     wb = Workbook()
     keys = _extra_keys(report.rows)
-    _sheet(wb, "汇总", report.rows, keys, first=True)
+    _counts_sheet(wb, report)
+    _sheet(wb, "汇总", report.rows, keys)
     _sheet(wb, "未达标", [r for g in report.late_by_category.values() for r in g], keys)
     _sheet(wb, "无法核实", report.unknown_rows, keys)
     if report.findings:

@@ -125,6 +125,16 @@ def week_context(logical_date: datetime, calendar: WorkCalendar) -> dict[str, An
             "notice_day": reminder is not None and as_of.date() >= reminder}
 
 
+def reminder_deadline(wk: dict[str, Any]):
+    """The day a reminder asks units to update by, and the one date every view gives for it (the
+    reminder itself, make run's summary): the reminder day — or, when the run comes after it, the
+    week's end (the rule's own deadline: a reminder never names a day already past)."""
+    day = wk["reminder_day"]
+    if day is None or wk["as_of"].date() > day:
+        return wk["current"].end
+    return day
+
+
 def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] | None = None) -> dict[str, Any]:
     wk = week_context(logical_date, rt.calendar)
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
@@ -133,7 +143,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
         period = wk[name]
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     out["lines"].extend(e.skipped_line for e in rt.registry.errors)   # never silently absent
     # Weeks before the closed one that were never evaluated (a new install, a gap in runs) — or that
@@ -152,7 +162,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     for name, period in (("month", month), ("closed_month", month.previous())):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
@@ -197,6 +207,15 @@ def evaluate_as_known(rt: Runtime, period_key: str, as_of: datetime,
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
     return evaluate_known(rt.store, units, Period.parse(period_key), as_of=plain_datetime(as_of),
                           policies=rt.policies, calendar=rt.calendar)
+
+
+def period_result(period: Period, verdicts: Sequence[Verdict]) -> dict[str, Any]:
+    """What a step reports of an evaluated period: its verdicts by status, and the one count every
+    view prints (counts.PeriodCounts: units first, then unit·channel items)."""
+    from .counts import PeriodCounts
+
+    return {"period": period.key, "label": period.label, "counts": count_statuses(verdicts),
+            "summary": PeriodCounts.of(verdicts).headline()}
 
 
 def count_statuses(verdicts: Sequence[Verdict]) -> dict[str, int]:
@@ -256,8 +275,8 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     selected = {u.id for u in registry.select(list(unit_ids) if unit_ids else None)}
     closed, current = wk["closed"], wk["current"]
     office = registry.settings.get("office") or {}
-    base_ctx = {"office": office, "generated_at": datetime.now(TZ), "deadline": wk["current"].end,
-                "period_label": None}
+    base_ctx = {"office": office, "generated_at": datetime.now(TZ), "as_of": wk["as_of"],
+                "deadline": wk["current"].end, "period_label": None}
     channels = _channels(send, channel_configs)
     result = _deliver_early_warnings(rt, wk, selected, base_ctx, channels, run_id)
     if not wk["notice_day"]:
@@ -276,7 +295,7 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
     for p in planned:
         period = closed if p.period == closed.key else current
         p.ctx["period_label"] = period.label
-        p.ctx["deadline"] = wk["reminder_day"] if p.kind == "reminder" else period.end
+        p.ctx["deadline"] = reminder_deadline(wk) if p.kind == "reminder" else period.end
     ledger = Ledger(rt.store)
     weekly = deliver(ledger, planned, channels, render=render, make_message=_make_message, run_id=run_id).as_dict()
     result = {k: result[k] + weekly[k] for k in result}
@@ -289,8 +308,11 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
             OFFICE, closed.key, "summary", [], [], attachments=files,
             to_emails=list(office.get("supervisors") or []),
             ctx={**base_ctx, "period_key": closed.key, "period_label": closed.label, "rows": report.rows,
-                 "counts": report.counts, "late_by_category": report.late_by_category,
-                 "unknown_rows": report.unknown_rows, "findings": report.findings,
+                 "counts": report.counts, "tally": report.tally,
+                 # one line per unit · channel, overlapping rules listed in it (counts.findings)
+                 "late_by_category": report.late_items_by_category,
+                 "unknown_rows": report.unknown_items, "findings": report.findings,
+                 "notice_states": notice_states(rt, (closed.key, current.key)),
                  "unconfirmed": unconfirmed_notices(rt),
                  "corrections": summary_corrections(rt, closed),
                  "skipped_units": [e.skipped_line for e in registry.errors],
@@ -339,7 +361,7 @@ def evaluate_open(rt: Runtime, as_of: datetime, unit_ids: Sequence[str] | None =
     for name, period in (("current", wk["current"]), ("month", Period.month_of(wk["as_of"]))):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = {"period": period.key, "label": period.label, "counts": count_statuses(verdicts)}
+        out[name] = period_result(period, verdicts)
     return out
 
 
@@ -355,8 +377,23 @@ def notify_early_warnings(rt: Runtime, as_of: datetime, *, send: bool,
                 "skipped": [f"{wk['as_of']:%Y-%m-%d} 不是工作日, 预警留到下一个工作日发送"]}
     selected = {u.id for u in rt.registry.select(list(unit_ids) if unit_ids else None)}
     base_ctx = {"office": rt.registry.settings.get("office") or {}, "generated_at": datetime.now(TZ),
-                "deadline": wk["current"].end, "period_label": None}
+                "as_of": wk["as_of"], "deadline": wk["current"].end, "period_label": None}
     return _deliver_early_warnings(rt, wk, selected, base_ctx, _channels(send, channel_configs), run_id)
+
+
+def notice_states(rt: Runtime, periods: Sequence[str]) -> list[tuple[str, int]]:
+    """The units' notices of `periods` by delivery state, in words (已发送 / 仅预览(未发送) / 发送失败 /
+    结果不明 …), for the supervisors' summary: what left the machine and what did not."""
+    from collections import Counter
+
+    from .notices.dispatch import OFFICE
+    from .notices.ledger import STATUS_LABELS as NOTICE_LABELS
+    from .notices.ledger import Ledger
+
+    ledger = Ledger(rt.store)
+    states = Counter(NOTICE_LABELS.get(n.status, n.status) for p in periods for n in ledger.rows(period=p)
+                     if n.unit_id != OFFICE)
+    return sorted(states.items(), key=lambda kv: -kv[1])
 
 
 def unconfirmed_notices(rt: Runtime) -> list[dict[str, Any]]:
@@ -419,6 +456,6 @@ def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
         files = write_period_files(rt.store, rt.registry, rt.policies, period)
         files.append(write_ranking_xlsx(ranking(rt.store, rt.registry.units, rt.policies, period),
                                         config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
-        out["periods"].append({"period": period.key, "label": period.label, "counts": count_statuses(verdicts)})
+        out["periods"].append(period_result(period, verdicts))
         out["files"] += [str(f) for f in files]
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import config, rules
+from .counts import rule_rank
 from .periods import Period
 from .types import CHANNEL_LABELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
 
@@ -128,7 +129,7 @@ def build_period_report(store, registry, policies, period: Period,
         table = None
     rows = []
     for v in sorted(verdicts, key=lambda v: (units[v.unit_id].category if v.unit_id in units else "",
-                                             v.unit_id, v.channel, v.rule)):
+                                             v.unit_id, v.channel, rule_rank(v.rule), v.rule)):
         unit = units.get(v.unit_id)
         last = v.evidence.get("last_post") or {}
         extra: dict[str, Any] = {}         # numbers stay numbers in the .xlsx; empty where they do not apply

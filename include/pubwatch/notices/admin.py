@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .channels import channel_label
 from .ledger import STATUS_LABELS, Ledger, kind_label
 
 
@@ -42,7 +43,7 @@ def cli_notices(argv: list[str]) -> int:
             if not rows:
                 print("没有待人工确认的通知" if not args.all else "没有通知")
             for n in rows:
-                print(f"{n.id}\t{n.period}\t{n.unit_id}\t{kind_label(n.kind)}\t{n.channel}\t"
+                print(f"{n.id}\t{n.period}\t{n.unit_id}\t{kind_label(n.kind)}\t{channel_label(n.channel)}\t"
                       f"{STATUS_LABELS.get(n.status, n.status)}\t{(n.last_error or n.receipt or '')[:160]}")
             return 0
         try:

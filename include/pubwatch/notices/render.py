@@ -29,6 +29,7 @@ PARTS = ("subject", "txt", "html", "md")
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "notices"
 UNIT_SCOPE_LABEL = "门户网站和微信公众号合计"
 WEEKDAYS_CN = "一二三四五六日"
+MD_LIST_LIMIT = 5       # unverified items a robot's summary lists before "…共N项, 详见邮件或监测看板"
 
 # Characters that mean something in markdown / the robots' HTML-ish markup, and the full-width
 # characters that read the same to a person but mean nothing to a renderer.
@@ -69,6 +70,32 @@ def md_escape(value: Any) -> str:
     text = oneline(value).translate(_MD_MAP).replace("://", "：//")
     text = _LIST_START_RE.sub(lambda m: m.group(1) + ("－" if m.group(2) == "-" else "："), text)
     return _NUMBERED_RE.sub(r"\1．", text)
+
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'()（）\[\]，,；;、]+", re.IGNORECASE)
+
+
+def md_text(value: Any) -> str:
+    """Crawled or diagnostic text for a robot's markdown: escaped like `md_escape`, but each http(s)
+    URL in it becomes a clickable markdown link (`[host/path](url)`) — never a dead "http：//"."""
+    text = oneline(value)
+    out, pos = [], 0
+    for m in _URL_RE.finditer(text):
+        url = m.group(0).rstrip(".。:：")
+        before = text[pos:m.start()]
+        out.append(md_escape(before) + (" " if before.endswith(" ") else "") if pos == 0 else _md_inline(before))
+        label = _md_inline(url.split("://", 1)[1])
+        href = safe_url(url)
+        out.append(f"[{label}]({href})" if href else label)
+        pos = m.start() + len(url)
+    rest = text[pos:]
+    out.append(md_escape(rest) if pos == 0 else _md_inline(rest))
+    return "".join(out)
+
+
+def _md_inline(text: str) -> str:
+    """md_escape for a piece inside a line (no line start to guard, spaces kept)."""
+    return text.translate(_MD_MAP).replace("://", "：//")
 
 
 def safe_url(value: Any) -> str:
@@ -178,6 +205,43 @@ def verdict_item(v: Verdict) -> dict[str, Any]:
             "ask": _ask(v, "实际"), "ask_now": _ask(v, "目前")}
 
 
+def merge_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item per channel: overlapping rules for the same unit and channel (weekly and staleness
+    both late) are one finding, its rules listed ("每周更新、栏目更新时效") and their asks joined."""
+    from ..counts import merged_rule_label
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        groups.setdefault(str(it["channel"]), []).append(it)
+    out = []
+    for group in groups.values():
+        item = dict(group[0])
+        item["rules"] = [it["rule"] for it in group]
+        if len(group) > 1:
+            join = lambda key: "；".join(dict.fromkeys(str(it[key]) for it in group if it[key]))  # noqa: E731
+            item.update(rule_label=merged_rule_label([it["rule_label"] for it in group]), ask=join("ask"),
+                        ask_now=join("ask_now"), reason=join("reason"),
+                        shortfall=max(it["shortfall"] for it in group),
+                        last_post=next((it["last_post"] for it in group if it["last_post"]), None),
+                        deadline=min((it["deadline"] for it in group if it["deadline"]), default=None),
+                        posts=list({p["url"] or p["title"]: p for it in group for p in it["posts"]}.values()))
+        out.append(item)
+    return out
+
+
+_PERIOD_WORDS = {"week": "本周", "month": "本月", "quarter": "本季度", "year": "本年度"}
+
+
+def _period_word(period_key: Any) -> str:
+    """本周 / 本月 / 本季度 / 本年度 for a period key (本期 when it is not one)."""
+    from ..periods import Period
+
+    try:
+        return _PERIOD_WORDS.get(Period.parse(str(period_key)).kind, "本期")
+    except (ValueError, TypeError):
+        return "本期"
+
+
 def _ask(v: Verdict, word: str) -> str:
     """What the rule asks, in the words of its circular and the reading pubwatch applies
     (README "Rules and how each text is read"), as its kind says it (`Policy.ask`).
@@ -197,14 +261,20 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     out["generated_at"] = ctx.get("generated_at") or datetime.now(TZ)
     out["period_label"] = ctx.get("period_label") or ctx.get("period_key") or ""
     out["streak"] = int(ctx.get("streak") or 0)
-    out["items"] = [verdict_item(v) for v in ctx.get("verdicts") or []]
+    from ..counts import rule_rank
     from ..report_data import rule_sentences
 
-    verdicts = list(ctx.get("verdicts") or [])
+    verdicts = sorted(ctx.get("verdicts") or [], key=lambda v: rule_rank(v.rule))
+    out["items"] = merge_items([verdict_item(v) for v in verdicts])
     out["rule_sentences"] = rule_sentences(verdicts) or [rules.kind_of("weekly").sentence]
-    weekly = not verdicts or all(getattr(rules.kind_of(v.rule), "judged_at_period_end", False) for v in verdicts)
-    out["late_words"] = "本周结束后仍未达到要求的" if weekly else "逾期仍未更新的"
-    out["deadline_text"] = deadline_text(ctx.get("deadline"), out["generated_at"])
+    at_end = not verdicts or all(getattr(rules.kind_of(v.rule), "judged_at_period_end", False) for v in verdicts)
+    out["late_words"] = f"{_period_word(ctx.get('period_key'))}结束后仍未达到要求的" if at_end else "逾期仍未更新的"
+    # "截至" is the time the results are as of (the run's, not the clock's: a backfill renders an old
+    # week today) — never later than the deadline the notice names
+    as_of = ctx.get("as_of") or out["generated_at"]
+    deadline = _as_date(ctx.get("deadline"))
+    out["as_of"] = as_of if deadline is None or _as_date(as_of) <= deadline else deadline
+    out["deadline_text"] = deadline_text(ctx.get("deadline"), as_of)
     if kind == "summary":
         counts = {Status(k): int(n) for k, n in (ctx.get("counts") or {}).items()}
         out["count_items"] = [(status_label(s), counts.get(s, 0)) for s in Status if counts.get(s)]
@@ -212,6 +282,12 @@ def _defaults(kind: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
         out["unknown_rows"] = list(ctx.get("unknown_rows") or [])
         out["findings"] = list(ctx.get("findings") or [])
         out["rows"] = list(ctx.get("rows") or [])
+        from ..counts import PeriodCounts
+
+        out["tally"] = ctx.get("tally") or PeriodCounts.of(out["rows"])
+        out["tally_text"] = out["tally"].headline(formal=True)
+        out["notice_states"] = list(ctx.get("notice_states") or [])
+        out["md_list_limit"] = int(ctx.get("md_list_limit") or MD_LIST_LIMIT)
     return out
 
 
@@ -223,7 +299,7 @@ def make_environment(template_dir: Path | None = None, *, strict: bool = False) 
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
-    env.filters.update(oneline=oneline, md_escape=md_escape, md_link=md_link, safe_url=safe_url,
+    env.filters.update(oneline=oneline, md_escape=md_escape, md_text=md_text, md_link=md_link, safe_url=safe_url,
                        cn_date=cn_date, short_date=short_date, iso_date=iso_date, weekday_cn=weekday_cn,
                        channel_label=channel_label, status_label=status_label, rule_label=rule_label)
     return env
