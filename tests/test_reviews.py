@@ -200,7 +200,7 @@ def test_the_circular_and_its_xlsx_show_the_reviewed_status(store, tmp_path):
     assert row.extra["人工复核(原判)"] == "未达标" and row.streak == 0
     assert not any(r.unit_id == "late" and r.rule == weekly_label
                    for rows in report.late_by_category.values() for r in rows)
-    ws = load_workbook(write_xlsx(report, tmp_path / "w46.xlsx")).active
+    ws = load_workbook(write_xlsx(report, tmp_path / "w46.xlsx"))["汇总"]   # after the 统计 sheet
     values = [[c.value for c in r] for r in ws.iter_rows()]
     header = next(v for v in values if "人工复核(原判)" in v)
     [late] = [v for v in values if "迟报单位" in v and weekly_label in v]
