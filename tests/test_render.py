@@ -101,6 +101,15 @@ def test_overdue_first_miss_has_no_streak_line_and_handles_no_post_at_all(unit):
     assert "未发现更新记录" in out.text and "未发现更新记录" in out.markdown
 
 
+def test_overdue_asks_what_the_unit_s_rule_asks_not_a_fixed_weekly_sentence(unit):
+    """A unit whose rule is 2 posts a week was told "确保每周至少更新一条工作动态" (#16)."""
+    v = Verdict("jyj", "portal", "2026-W47", "weekly", Status.MISSED, count=1, required=2, evidence={"posts": []})
+    for out in (render("overdue", unit_ctx(unit, "overdue", [v], streak=1), strict=True),):
+        assert "应更新不少于2条，实际1条" in out.text
+        for text in (out.text, out.html):
+            assert "每周至少更新一条" not in text and "确保按上述要求及时更新" in text
+
+
 def test_escalation_goes_to_the_leader_with_streak(unit):
     out = render("escalation", unit_ctx(unit, "escalation", [missed("portal")], streak=4), strict=True)
     assert out.subject == "关于县教育局连续4周未按要求更新政府网站和政务新媒体信息的督办提醒"
