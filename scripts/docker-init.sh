@@ -7,6 +7,7 @@
 #   2. create the writable folders (logs, var/outbox, var/reports) and hand them to AIRFLOW_UID
 #   3. airflow db migrate                     (Airflow metadata DB)
 #   4. admin user from AIRFLOW_ADMIN_*        (FAB auth manager; skipped for other auth managers)
+#      and the board's review permission     (can_edit on pubwatch_board for $PUBWATCH_REVIEW_ROLES)
 #   5. python -m pubwatch db upgrade          (tracking DB, Alembic, PUBWATCH_DB_URL)
 #   6. python -m pubwatch pools               (one Airflow pool per portal host, created if missing)
 # Never prints a secret.
@@ -45,6 +46,9 @@ case "${AIRFLOW__CORE__AUTH_MANAGER:-}" in
       --password "$AIRFLOW_ADMIN_PASSWORD" \
       --firstname "${AIRFLOW_ADMIN_FIRSTNAME:-政务公开办}" --lastname "${AIRFLOW_ADMIN_LASTNAME:-管理员}" \
       --email "${AIRFLOW_ADMIN_EMAIL:-admin@example.invalid}"
+    # 人工复核 on the board needs can_edit on pubwatch_board, a resource FAB never creates by itself
+    # (roles: $PUBWATCH_REVIEW_ROLES, default Admin,Op)
+    python "$(dirname "$0")/fab_review_permission.py"
     ;;
   *)
     say "auth manager ${AIRFLOW__CORE__AUTH_MANAGER:-<default>}: no FAB user to create"

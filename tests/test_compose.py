@@ -417,6 +417,10 @@ def test_airflow_init_runs_the_init_script_with_tracking_db_upgrade():
     assert positions == sorted(positions)
     assert "set -euo pipefail" in body and "set -x" not in body
     assert init["user"] == "0:0" and is_one_shot(init)
+    # under FAB nobody (not even Admin) could record 人工复核: the resource pubwatch_board did not exist
+    fab = body[body.index("*FabAuthManager)"):body.index(";;", body.index("*FabAuthManager)"))]
+    assert fab.index("airflow users create") < fab.index("fab_review_permission.py")
+    assert (INIT_SCRIPT.parent / "fab_review_permission.py").is_file()
 
 
 # ----------------------------------------------------------------------------- the scripts, natively
