@@ -4,6 +4,7 @@ documents.py lays the documents out; this module decides what goes in them.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,7 +12,8 @@ from typing import Any, Sequence
 from . import config, rules
 from .counts import rule_rank
 from .periods import Period
-from .types import CHANNEL_LABELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
+from .notices.render import channel_label
+from .types import CHANNEL_LABELS, CHANNELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
 
 def rule_label(rule: str) -> str:
     """The label of a verdict's rule, as its kind declares it (the rule name if no kind knows it)."""
@@ -39,6 +41,7 @@ _PORTAL_REASONS = {Outcome.UNREACHABLE: "网站无法访问", Outcome.HTTP_ERROR
                    Outcome.SUSPECT_EMPTY: "栏目无法读取", Outcome.REDIRECTED: "栏目地址已变更",
                    Outcome.CONFIG_ERROR: "未配置监测地址"}
 _WECHAT_REASONS = {Outcome.CONFIG_ERROR: "未配置公众号监测"}
+_SOURCE_CHANNEL_RE = re.compile(r"\.(%s)\." % "|".join(CHANNELS))   # source ids: "<unit>.<channel>.<name>"
 
 
 def unit_reason(v: Verdict) -> str:
@@ -49,8 +52,14 @@ def unit_reason(v: Verdict) -> str:
         outcome = Outcome(last.get("outcome"))
     except ValueError:
         return "监测数据不完整"
-    if v.channel == PORTAL:
+    channel = v.channel
+    if channel not in CHANNELS:      # a whole-unit rule: the channel of the source that failed
+        found = _SOURCE_CHANNEL_RE.search(str(last.get("source") or ""))
+        channel = found.group(1) if found else None
+    if channel == PORTAL:
         return _PORTAL_REASONS.get(outcome, "监测数据暂缺")
+    if channel is None:
+        return "监测数据暂缺"
     return _WECHAT_REASONS.get(outcome, "公众号数据无法获取")
 
 
@@ -143,7 +152,7 @@ def build_period_report(store, registry, policies, period: Period,
             extra["人工复核(原判)"] = STATUS_LABELS.get(Status(v.evidence["computed_status"]), "")
         rows.append(ReportRow(
             unit_id=v.unit_id, unit_name=unit.name if unit else v.unit_id,
-            category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),
+            category=unit.category_label if unit else "", channel=channel_label(v.channel),
             rule=rule_label(v.rule), status=v.status, count=v.count, required=v.required,
             last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
             last_post_date=str(last.get("published") or last.get("date") or "")[:10], reason=v.reason,
