@@ -108,9 +108,13 @@ class NotEvaluated(ValueError):
 
 
 def require_final_evaluation(store, period: Period) -> None:
-    """Raise NotEvaluated unless `period` was evaluated at or after its end."""
+    """Raise NotEvaluated unless `period` was evaluated at or after its end, with verdicts (a period
+    no rule judges — a quarter under weekly and monthly rules — has no circular)."""
     evaluated = store.latest_evaluation_as_of(period.key)
     if evaluated is not None and evaluated >= period.end_dt:
+        if not store.verdicts(period.key):
+            raise NotEvaluated(f"{period.label}没有适用的规则, 没有评估结果, 不生成通报 "
+                               f"(该期的排名: pubwatch ranking --period {period.key})")
         return
     state = ("尚未评估" if evaluated is None else
              f"只在 {evaluated.astimezone(TZ):%Y-%m-%d %H:%M} (本期结束之前) 评估过")
