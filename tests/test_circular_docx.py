@@ -292,3 +292,17 @@ def test_monthly_circular_names_channels_in_words(demo_runtime, tmp_path):
     assert "门户网站和微信公众号合计" in text
     assert "县审计局：门户网站和微信公众号合计无法核实（网站无法访问）" in text
     assert {r.channel for r in report.rows} <= {"门户网站", "微信公众号", "门户网站和微信公众号合计"}
+
+
+def test_a_wechat_account_is_never_called_a_blank_column():
+    """空白栏目 is the inspectors' term for a website column that never had content. A WeChat account
+    read successfully that never posted is late (无任何信息), but the circular must not call it a 栏目."""
+    from pubwatch.report_data import empty_columns
+    from pubwatch.types import Verdict
+
+    evidence = {"verified": True, "empty_columns": ["县教育局"]}
+    wechat = Verdict("jyj", "wechat", "2026-W46", "staleness:news", Status.MISSED, reason="…", evidence=evidence)
+    portal = Verdict("jyj", "portal", "2026-W46", "staleness:news", Status.MISSED, reason="…",
+                     evidence={"verified": True, "empty_columns": ["通知公告"]})
+    assert empty_columns(wechat) == []
+    assert empty_columns(portal) == ["通知公告"]

@@ -64,9 +64,10 @@ def unit_reason(v: Verdict) -> str:
 
 
 def empty_columns(v: Verdict) -> list[str]:
-    """空白栏目 only for a 未达标 verdict proven by reads (the column was read and never had a post)."""
+    """空白栏目 only for a 未达标 verdict proven by reads (the column was read and never had a post),
+    and only for website columns (a WeChat account that never posted is not a 栏目)."""
     ev = v.evidence or {}
-    if v.status is not Status.MISSED or not ev.get("verified"):
+    if v.status is not Status.MISSED or not ev.get("verified") or v.channel != PORTAL:
         return []
     return [str(c) for c in ev.get("empty_columns") or ()]
 
