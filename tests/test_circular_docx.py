@@ -306,3 +306,12 @@ def test_a_wechat_account_is_never_called_a_blank_column():
                      evidence={"verified": True, "empty_columns": ["通知公告"]})
     assert empty_columns(wechat) == []
     assert empty_columns(portal) == ["通知公告"]
+
+
+def test_doc_number_without_office_settings_leaves_blanks_to_fill_in():
+    """A registry with no office: settings: the 文号 keeps a place for the 机关代字 as it does for
+    the serial ("　　〔2026〕　　号"), never a bare "〔2026〕　　号" that reads as complete."""
+    from pubwatch.report_data import doc_number
+
+    assert doc_number({}, 2026) == "\u3000\u3000〔2026〕\u3000\u3000号"
+    assert doc_number({"doc_number_prefix": "某政办"}, 2026, 7) == "某政办〔2026〕7号"

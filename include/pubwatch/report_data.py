@@ -74,10 +74,12 @@ def empty_columns(v: Verdict) -> list[str]:
 
 def doc_number(office: dict, year: int, serial: str | int | None = None) -> str:
     """文号: the registry's office.doc_number_prefix (e.g. "某政办"), the year in 〔〕 and the serial
-    the office sets (argument, else office.doc_serial) or two blanks to fill in by hand."""
+    the office sets (argument, else office.doc_serial) or two blanks to fill in by hand (so is a
+    missing prefix)."""
     serial = serial if serial not in (None, "") else office.get("doc_serial")
     number = str(serial).strip() if serial not in (None, "") else "\u3000\u3000"
-    return f"{office.get('doc_number_prefix') or ''}〔{year}〕{number}号"
+    prefix = str(office.get("doc_number_prefix") or "").strip() or "\u3000\u3000"
+    return f"{prefix}〔{year}〕{number}号"
 
 
 def circular_template(registry) -> Path | None:
