@@ -256,3 +256,62 @@ def test_unverified_reasons_in_the_units_words(channel, outcome, expected):
                                     "last": {"outcome": outcome, "message": "HTTP 412 瑞数 http://x/"}}} if outcome else {}
     v = Verdict("czj", channel, "2026-W46", "weekly", Status.UNKNOWN, reason="…", evidence=evidence)
     assert unit_reason(v) == expected
+
+
+def test_unit_scope_unverified_reason_names_the_channel_that_failed():
+    """A whole-unit rule (monthly 信息报送, channel "unit") whose portal was blocked: the unit is told
+    its website could not be reached — never that its WeChat account failed."""
+    from pubwatch.report_data import unit_reason
+    from pubwatch.types import Verdict
+
+    def verdict(source, outcome):
+        return Verdict("sjj", "unit", "2026-11", "monthly_quota", Status.UNKNOWN, reason="…", evidence={
+            "failed_attempts": {"count": 1, "by_outcome": {outcome: 1},
+                                "last": {"source": source, "outcome": outcome, "message": "HTTP 412"}}})
+
+    assert unit_reason(verdict("sjj.portal.gzdt", "blocked")) == "网站无法访问"
+    assert unit_reason(verdict("sjj.portal.gzdt", "parse_failed")) == "栏目无法读取"
+    assert unit_reason(verdict("sjj.wechat.rss", "stale")) == "公众号数据无法获取"
+    assert unit_reason(verdict("sjj.wechat.rss", "config_error")) == "未配置公众号监测"
+
+
+def test_monthly_circular_names_channels_in_words(demo_runtime, tmp_path):
+    """The month's circular (pubwatch_periodic): a whole-unit rule's rows read 门户网站和微信公众号合计,
+    never the internal channel name "unit"; the blocked portal is 网站无法访问 there too."""
+    from pubwatch.evaluate import evaluate_period
+
+    rt = demo_runtime
+    month = Period.parse("2026-11")
+    evaluate_period(rt.store, rt.registry.units, month, as_of=datetime(2026, 12, 1, 9, 30, tzinfo=TZ),
+                    policies=rt.policies, calendar=rt.calendar)
+    report = build_period_report(rt.store, rt.registry, rt.policies, month)
+    assert report.unknown_rows, "the demo month has unverified units"
+    text = docx_text(write_docx(report, tmp_path / "月度通报.docx"))
+    assert "关于2026年11月政府网站和政务新媒体信息更新情况的通报" in text
+    assert not re.search(r"[A-Za-z]", text.replace("PAGE", "")), re.findall(r"[A-Za-z]+", text)
+    assert "门户网站和微信公众号合计" in text
+    assert "县审计局：门户网站和微信公众号合计无法核实（网站无法访问）" in text
+    assert {r.channel for r in report.rows} <= {"门户网站", "微信公众号", "门户网站和微信公众号合计"}
+
+
+def test_a_wechat_account_is_never_called_a_blank_column():
+    """空白栏目 is the inspectors' term for a website column that never had content. A WeChat account
+    read successfully that never posted is late (无任何信息), but the circular must not call it a 栏目."""
+    from pubwatch.report_data import empty_columns
+    from pubwatch.types import Verdict
+
+    evidence = {"verified": True, "empty_columns": ["县教育局"]}
+    wechat = Verdict("jyj", "wechat", "2026-W46", "staleness:news", Status.MISSED, reason="…", evidence=evidence)
+    portal = Verdict("jyj", "portal", "2026-W46", "staleness:news", Status.MISSED, reason="…",
+                     evidence={"verified": True, "empty_columns": ["通知公告"]})
+    assert empty_columns(wechat) == []
+    assert empty_columns(portal) == ["通知公告"]
+
+
+def test_doc_number_without_office_settings_leaves_blanks_to_fill_in():
+    """A registry with no office: settings: the 文号 keeps a place for the 机关代字 as it does for
+    the serial ("　　〔2026〕　　号"), never a bare "〔2026〕　　号" that reads as complete."""
+    from pubwatch.report_data import doc_number
+
+    assert doc_number({}, 2026) == "\u3000\u3000〔2026〕\u3000\u3000号"
+    assert doc_number({"doc_number_prefix": "某政办"}, 2026, 7) == "某政办〔2026〕7号"

@@ -200,3 +200,16 @@ def test_demo_xlsx_numbers_are_numbers_and_empty_where_they_do_not_apply(demo_ru
             assert all(r[key] is None or isinstance(r[key], (int, float)) for r in rows), key
     if "未达标天数" in header:
         assert all(r["未达标天数"] is None for r in rows if r["状态"] == "无法核实")
+
+
+def test_files_are_written_whatever_noncharacters_a_crawled_title_holds(tmp_path):
+    """U+FFFE / U+FFFF survive the crawler's clean_text (a mis-decoded byte-order mark) but are not
+    XML characters: one such title made the .xlsx fail, and with it the week's summary mail."""
+    bad = "东镇\ufffe召开\uffff会议"
+    rows = [row("dz", "东镇", "乡镇", "门户网站", Status.MISSED, last_post_title=bad, reason=f"最后更新《{bad}》",
+                last_post_url="https://www.example.gov.cn/\ufffe")]
+    report = PeriodReport("某某县人民政府办公室", "2026-W47", LABEL, datetime(2026, 11, 23, 9, 0, tzinfo=TZ), rows)
+    ws = openpyxl.load_workbook(write_xlsx(report, tmp_path / "t.xlsx"))["汇总"]
+    assert ws.cell(row=2, column=9).value == "东镇召开会议"
+    document = docx.Document(str(write_docx(report, tmp_path / "t.docx")))
+    assert any("东镇" in p.text for p in document.paragraphs)

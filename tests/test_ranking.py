@@ -77,3 +77,23 @@ def test_a_silence_across_a_month_end_ranks_once(sqlite_url):
         assert (row["unit_id"], row["score"], row["verdicts"]) == ("u", -1.0, 3)
     finally:
         store.close()
+
+
+def test_no_circular_for_a_period_no_rule_judges(demo_runtime, capsys):
+    """A quarter no rule judges (the demo has weekly, staleness and monthly rules only) gets its
+    ranking but no circular: a 通报 of "本期共监测0个单位" quoting the weekly rule would go out as if
+    every unit had been checked. `pubwatch report` refuses it too (exit 1, a Chinese message)."""
+    from datetime import datetime
+
+    from pubwatch.cli import main
+    from pubwatch.jobs import periodic_reports
+    from pubwatch.types import TZ
+
+    out = periodic_reports(demo_runtime, datetime(2026, 10, 1, 9, 30, tzinfo=TZ))
+    assert not demo_runtime.store.verdicts("2026-Q3")
+    names = [f.rsplit("/", 1)[-1] for f in out["files"]]
+    assert "pubwatch-2026-Q3-排名.xlsx" in names
+    assert "pubwatch-2026-Q3.docx" not in names and "pubwatch-2026-Q3.xlsx" not in names
+    assert "pubwatch-2026-09.docx" in names
+    assert main(["--db-url", demo_runtime.db_url, "report", "--period", "2026-Q3"]) == 1
+    assert "没有适用" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from .counts import PRECEDENCE, PeriodCounts, findings, merged_rule_label
 from .types import STATUS_LABELS, Status
 from .urls import http_url
 
-_ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")   # not XML 1.0 Chars
 CATEGORY_ORDER = ("县直部门", "乡镇", "事业单位", "党群部门")
 
 
@@ -149,7 +149,8 @@ class PeriodReport:
 
 
 def clean(value: Any) -> str:
-    """Text safe for OOXML: control characters removed (they make python-docx/openpyxl fail)."""
+    """Text safe for OOXML: control characters, surrogates and U+FFFE/U+FFFF removed (they make
+    python-docx/openpyxl fail)."""
     if value is None:
         return ""
     return _ILLEGAL_XML_RE.sub("", str(value))
@@ -416,7 +417,7 @@ def _sheet(wb, title: str, rows: Sequence[ReportRow], extra_keys: Sequence[str])
             _set_value(ws.cell(row=i, column=j), value)
         ws.cell(row=i, column=status_col).fill = PatternFill("solid", fgColor=STATUS_FILLS.get(Status(r.status).value,
                                                                                          DEFAULT_FILL))
-        url = http_url(r.last_post_url)
+        url = clean(http_url(r.last_post_url))
         if url:
             ws.cell(row=i, column=link_col).hyperlink = url
             ws.cell(row=i, column=link_col).font = Font(color="0563C1", underline="single")

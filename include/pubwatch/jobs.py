@@ -453,7 +453,9 @@ def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
     for period in closed:
         verdicts = evaluate_period(rt.store, rt.registry.units, period, as_of=as_of, policies=rt.policies,
                                    calendar=rt.calendar)
-        files = write_period_files(rt.store, rt.registry, rt.policies, period)
+        # a period no rule judges (a quarter under weekly and monthly rules) gets its ranking, no
+        # circular: "本期共监测0个单位" would read as if every unit had been checked
+        files = write_period_files(rt.store, rt.registry, rt.policies, period) if verdicts else []
         files.append(write_ranking_xlsx(ranking(rt.store, rt.registry.units, rt.policies, period),
                                         config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
         out["periods"].append(period_result(period, verdicts))

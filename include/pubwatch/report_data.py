@@ -4,6 +4,7 @@ documents.py lays the documents out; this module decides what goes in them.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,7 +12,8 @@ from typing import Any, Sequence
 from . import config, rules
 from .counts import rule_rank
 from .periods import Period
-from .types import CHANNEL_LABELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
+from .notices.render import channel_label
+from .types import CHANNEL_LABELS, CHANNELS, PORTAL, STATUS_LABELS, TZ, Outcome, Status, Verdict
 
 def rule_label(rule: str) -> str:
     """The label of a verdict's rule, as its kind declares it (the rule name if no kind knows it)."""
@@ -39,6 +41,7 @@ _PORTAL_REASONS = {Outcome.UNREACHABLE: "网站无法访问", Outcome.HTTP_ERROR
                    Outcome.SUSPECT_EMPTY: "栏目无法读取", Outcome.REDIRECTED: "栏目地址已变更",
                    Outcome.CONFIG_ERROR: "未配置监测地址"}
 _WECHAT_REASONS = {Outcome.CONFIG_ERROR: "未配置公众号监测"}
+_SOURCE_CHANNEL_RE = re.compile(r"\.(%s)\." % "|".join(CHANNELS))   # source ids: "<unit>.<channel>.<name>"
 
 
 def unit_reason(v: Verdict) -> str:
@@ -49,25 +52,34 @@ def unit_reason(v: Verdict) -> str:
         outcome = Outcome(last.get("outcome"))
     except ValueError:
         return "监测数据不完整"
-    if v.channel == PORTAL:
+    channel = v.channel
+    if channel not in CHANNELS:      # a whole-unit rule: the channel of the source that failed
+        found = _SOURCE_CHANNEL_RE.search(str(last.get("source") or ""))
+        channel = found.group(1) if found else None
+    if channel == PORTAL:
         return _PORTAL_REASONS.get(outcome, "监测数据暂缺")
+    if channel is None:
+        return "监测数据暂缺"
     return _WECHAT_REASONS.get(outcome, "公众号数据无法获取")
 
 
 def empty_columns(v: Verdict) -> list[str]:
-    """空白栏目 only for a 未达标 verdict proven by reads (the column was read and never had a post)."""
+    """空白栏目 only for a 未达标 verdict proven by reads (the column was read and never had a post),
+    and only for website columns (a WeChat account that never posted is not a 栏目)."""
     ev = v.evidence or {}
-    if v.status is not Status.MISSED or not ev.get("verified"):
+    if v.status is not Status.MISSED or not ev.get("verified") or v.channel != PORTAL:
         return []
     return [str(c) for c in ev.get("empty_columns") or ()]
 
 
 def doc_number(office: dict, year: int, serial: str | int | None = None) -> str:
     """文号: the registry's office.doc_number_prefix (e.g. "某政办"), the year in 〔〕 and the serial
-    the office sets (argument, else office.doc_serial) or two blanks to fill in by hand."""
+    the office sets (argument, else office.doc_serial) or two blanks to fill in by hand (so is a
+    missing prefix)."""
     serial = serial if serial not in (None, "") else office.get("doc_serial")
     number = str(serial).strip() if serial not in (None, "") else "\u3000\u3000"
-    return f"{office.get('doc_number_prefix') or ''}〔{year}〕{number}号"
+    prefix = str(office.get("doc_number_prefix") or "").strip() or "\u3000\u3000"
+    return f"{prefix}〔{year}〕{number}号"
 
 
 def circular_template(registry) -> Path | None:
@@ -99,9 +111,13 @@ class NotEvaluated(ValueError):
 
 
 def require_final_evaluation(store, period: Period) -> None:
-    """Raise NotEvaluated unless `period` was evaluated at or after its end."""
+    """Raise NotEvaluated unless `period` was evaluated at or after its end, with verdicts (a period
+    no rule judges — a quarter under weekly and monthly rules — has no circular)."""
     evaluated = store.latest_evaluation_as_of(period.key)
     if evaluated is not None and evaluated >= period.end_dt:
+        if not store.verdicts(period.key):
+            raise NotEvaluated(f"{period.label}没有适用的规则, 没有评估结果, 不生成通报 "
+                               f"(该期的排名: pubwatch ranking --period {period.key})")
         return
     state = ("尚未评估" if evaluated is None else
              f"只在 {evaluated.astimezone(TZ):%Y-%m-%d %H:%M} (本期结束之前) 评估过")
@@ -143,7 +159,7 @@ def build_period_report(store, registry, policies, period: Period,
             extra["人工复核(原判)"] = STATUS_LABELS.get(Status(v.evidence["computed_status"]), "")
         rows.append(ReportRow(
             unit_id=v.unit_id, unit_name=unit.name if unit else v.unit_id,
-            category=unit.category_label if unit else "", channel=CHANNEL_LABELS.get(v.channel, v.channel),
+            category=unit.category_label if unit else "", channel=channel_label(v.channel),
             rule=rule_label(v.rule), status=v.status, count=v.count, required=v.required,
             last_post_title=str(last.get("title") or ""), last_post_url=str(last.get("url") or ""),
             last_post_date=str(last.get("published") or last.get("date") or "")[:10], reason=v.reason,
