@@ -227,7 +227,7 @@ def build() -> Document:
     para(doc, "（一）立即整改。被通报单位要高度重视，立即组织更新，严格落实{{ rules_text }}的要求。", indent=True)
     para(doc, "（二）压实责任。各单位要明确分管领导和信息员，落实信息更新、审核、发布责任，杜绝“僵尸”栏目和账号。",
          indent=True)
-    para(doc, "（三）如实发布。不得突击更新、伪造发布日期；对监测结果有异议的，请于3个工作日内联系{{ issuer }}核实。",
+    para(doc, "（三）如实发布。不得突击更新、伪造发布日期；对监测结果有异议的，请于{{ feedback_by }}前联系{{ issuer }}核实。",
          indent=True)
 
     para(doc)

@@ -83,6 +83,9 @@ def test_demo_circular_speaks_to_the_units(demo_circular):
     assert "县审计局：门户网站无法核实（网站无法访问）。" in texts
     assert "县退役军人事务局：微信公众号无法核实（公众号数据无法获取）。" in texts
     assert re.search(r"请相关单位于\d{4}年\d{1,2}月\d{1,2}日前自查并反馈", text)
+    # the objection deadline is the same date as the report-back one (was a fixed 3个工作日内)
+    feedback = re.search(r"请相关单位于(\d{4}年\d{1,2}月\d{1,2}日)前自查并反馈", text).group(1)
+    assert f"对监测结果有异议的，请于{feedback}前联系" in text
     # the rules in force, quoted from the policies (staleness is enabled in the demo)
     assert "“原则上一个星期不低于一条工作动态”“监测时间点前14天内应有信息更新”" in text
     # one table row per unit (the late and the unverified), channels and rules in the row
