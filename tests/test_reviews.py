@@ -304,6 +304,26 @@ def test_the_next_summary_lists_each_correction_once(demo_runtime):
     assert "未达标→免检" in html
 
 
+def test_a_backfilled_summary_does_not_repeat_corrections_already_listed(demo_runtime):
+    """A backfill of an older week (its summary never made) comes after the later weeks' summaries:
+    the corrections those listed are not listed again, nor are later weeks' reviews back-dated
+    into it."""
+    from pubwatch import config, jobs
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = next(v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED)
+    record_review(rt.store, rt.registry, unit_id=missed.unit_id, period=closed.key, channel=missed.channel,
+                  status="met", reason="单位提供群发记录截图, 已核实", reviewer="督查员甲")
+    jobs.notify_week(rt, TEST_AS_OF, send=False)                          # W46's summary lists it
+    outbox = config.outbox_dir()
+    assert (outbox / "2026-W46" / "office-summary.txt").read_text(encoding="utf-8").count("更正: ") == 1
+    jobs.notify_week(rt, TEST_AS_OF - timedelta(days=7), send=False)     # a backfill of W45, run afterwards
+    backfilled = (outbox / "2026-W45" / "office-summary.txt").read_text(encoding="utf-8")
+    assert "更正: " not in backfilled and "人工复核更正" not in backfilled
+
+
 # --------------------------------------------------------------------------------- CLI
 def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
     import yaml

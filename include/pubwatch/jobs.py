@@ -324,13 +324,15 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
 
 
 def summary_corrections(rt: Runtime, closed: Period) -> list[dict[str, Any]]:
-    """人工复核 (#20): the reviews recorded since the previous supervisors' summary — the latest one of
-    an earlier period that was sent (or, where nothing was ever sent, previewed) — each listed once."""
+    """人工复核 (#20): the reviews recorded since the previous supervisors' summary — the latest one made
+    for another period that was sent (or, where nothing was ever sent, previewed) — each listed once.
+    "Latest made", not "of the latest earlier period": a backfill's summary of an older week comes
+    after the later weeks' summaries, which already listed the corrections made before them."""
     from .notices.dispatch import OFFICE
     from .notices.ledger import PREVIEW, SENT
     from .reviews import corrections
 
-    earlier = [n for n in rt.store.notices.rows(unit_id=OFFICE) if n.kind == "summary" and n.period < closed.key]
+    earlier = [n for n in rt.store.notices.rows(unit_id=OFFICE) if n.kind == "summary" and n.period != closed.key]
     shown = [n for n in earlier if n.status == SENT] or [n for n in earlier if n.status == PREVIEW]
     return corrections(rt.store, rt.registry, after=max((n.created_at for n in shown), default=None))
 
