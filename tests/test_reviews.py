@@ -257,6 +257,27 @@ def test_a_manual_post_counts_in_the_monthly_quota(store):
     assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
 
 
+def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
+    """The evidence URL of a crawled post: the post keeps its own title, date and flags (a deadline
+    rule finds the annual report by its title), no second post is stored."""
+    seed(store, weeks_back=4)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/t2.html"          # crawled: "late" posted it in W44
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        s.query(Post).filter_by(url=url).update({"pinned": True})
+        s.commit()
+    posts = store.counts()["posts"]
+    review(store, evidence_url=url)
+    assert store.counts()["posts"] == posts
+    with store.Session() as s:
+        row = s.query(Post).filter_by(url=url).one()
+    assert (row.title, row.published_at.astimezone(TZ).date(), row.pinned) == (
+        "迟报单位动态2", W.previous().previous().start + timedelta(days=2), True)
+    assert row.first_seen_attempt_id is not None and "manual" not in str(row.evidence)
+
+
 def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):
     seed(store, weeks_back=2)
     evaluate_weeks(store, W)

@@ -128,7 +128,7 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     reviewed period. Give `published` (the article's own date) when the supervisor knows it: the
     windows that span periods (max gap, rolling window) count from that day. The post's evidence says
     its date came from a review (`dates.date_from = "manual"`, `dates.date_check` naming the review). A URL already stored for
-    the unit keeps its stored date."""
+    the unit (and channel) is left as stored: its title, date and flags."""
     unit = _unit(registry, unit_id)
     per = _period(period)
     channel = str(channel or "").strip()
@@ -189,7 +189,7 @@ def _store_manual_post(store: Store, unit: Unit, channel: str, url: str, day: da
     title = clean_text(f"人工复核补录: {review.reason}")[:200]
     item = ListItem(title, url, datetime.combine(day, time.min, tzinfo=TZ),
                     extra={"date_from": MANUAL, "date_check": f"人工复核 #{review.id} ({review.reviewer})"})
-    store.upsert_posts(source, [item], seen_at=now, attempt_id=None)
+    store.upsert_posts(source, [item], seen_at=now, attempt_id=None, keep_known=True)
 
 
 def current_reviews(store: Store, period: str | None = None,
