@@ -230,15 +230,19 @@ def test_the_board_shows_the_reviewed_and_the_computed_status(store):
     assert 'href="https://www.example.gov.cn/late/gzdt/proof.html"' in html
 
 
+def late_quota(store, month):
+    """The November quota verdict of "late", evaluated after the month."""
+    verdicts = evaluate_period(store, REG.units, month, as_of=month.end_dt + timedelta(days=1))
+    return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+
+
 def test_a_manual_post_counts_in_the_monthly_quota(store):
     seed(store)
     month = Period.parse("2026-11")
     evaluate_weeks(store, W)
-    as_of = month.end_dt + timedelta(days=1)
 
     def quota():
-        verdicts = evaluate_period(store, REG.units, month, as_of=as_of)
-        return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+        return late_quota(store, month)
 
     before = quota().count
     url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"        # a column the registry does not know
@@ -255,6 +259,30 @@ def test_a_manual_post_counts_in_the_monthly_quota(store):
     evaluate_weeks(store, W)                                   # the week now counts it too
     v = weekly(store.verdicts(W.key), "late")
     assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
+
+
+def test_a_revoked_proof_no_longer_counts_in_the_monthly_quota(store):
+    """达标 with an evidence link, then revoked (链接打不开/证据不实 → 未达标): the post that review stored
+    leaves the unit's posts, so the month's quota no longer counts it; a proof still relied on by
+    another review in force stays."""
+    seed(store)
+    month = Period.parse("2026-11")
+    evaluate_weeks(store, W)
+
+    def quota():
+        return late_quota(store, month).count
+
+    before = quota()
+    url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"
+    review(store, evidence_url=url, published=date(2026, 11, 12))
+    review(store, rule="staleness:news", evidence_url=url, published=date(2026, 11, 12))
+    assert quota() == before + 1
+    review(store, status="missed", reason="链接打不开, 撤销", now=NOW + timedelta(hours=1))
+    assert quota() == before + 1                       # staleness:news's review still relies on it
+    review(store, rule="staleness:news", status="missed", reason="证据不实", now=NOW + timedelta(hours=2))
+    assert quota() == before
+    evaluate_weeks(store, W)
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
 
 
 def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
@@ -378,9 +406,9 @@ def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
     assert main(base + ["--unit", "late", "--period", W.key]) == 1
     assert "--channel --status --reason" in capsys.readouterr().err
     assert len(review_history(store, "late")) == 2
-    # a re-evaluation now counts the evidence post (computed 达标) and prints the review in force
+    # a re-evaluation prints the review in force; the revoked proof post no longer counts (computed 未达标)
     assert main(["--db-url", store.url, "--registry", str(registry), "evaluate", "--period", W.key,
                  "--units", "late"]) == 0
     out = capsys.readouterr().out
     assert "人工复核: 链接打不开, 撤销" in out
-    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "met"
+    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "missed"

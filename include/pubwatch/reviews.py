@@ -16,7 +16,8 @@ store/reviews.py). The computed verdict stays in the evaluations table and in th
   the next supervisors' summary lists the corrections recorded since the previous summary
   (`corrections`).
 - A reviewed 达标 with an evidence URL also stores that post (see `record_review`), so it counts in
-  the later windows (monthly quotas, max gap) from the next evaluation of the periods holding it.
+  the later windows (monthly quotas, max gap) from the next evaluation of the periods holding it;
+  a later review that revokes that 达标 (or gives another link) withdraws the post again.
 """
 from __future__ import annotations
 
@@ -166,6 +167,9 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
                                created_at=now, previous_status=previous.value)
     if post_day is not None:
         _store_manual_post(store, unit, channel, url, post_day, review, now)
+    if in_force and in_force.status is Status.MET and in_force.evidence_url and (
+            post_day is None or url != in_force.evidence_url):
+        _withdraw_manual_post(store, unit, channel, in_force.evidence_url)
     return review
 
 
@@ -180,12 +184,31 @@ def _post_day(period: Period, published: date | None, now: datetime) -> date:
     return min(period.end, today) if today >= period.start else period.end
 
 
+def _manual_source(unit: Unit, channel: str):
+    """The source a reviewed verdict's proof post is stored on (see `record_review`), or None."""
+    sources = unit.sources_of(channel if channel in CHANNELS else CHANNELS[0]) or unit.sources
+    return next((s for s in sources if s.column_type == "news"), sources[0]) if sources else None
+
+
+def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str) -> None:
+    """A 达标 with this proof was superseded (revoked, or another link given): the post its review
+    stored stops counting — unless another review in force still rests on that link. A crawled post
+    at that URL is kept."""
+    source = _manual_source(unit, channel)
+    if source is None:
+        return
+    for r in store.reviews.current(unit_ids=[unit.id]).values():
+        if r.status is Status.MET and r.evidence_url == url and (
+                (s := _manual_source(unit, r.channel)) is not None and s.channel == source.channel):
+            return
+    store.remove_post_dated_by(unit.id, source.channel, url, MANUAL)
+
+
 def _store_manual_post(store: Store, unit: Unit, channel: str, url: str, day: date, review: Review,
                        now: datetime) -> None:
-    sources = unit.sources_of(channel if channel in CHANNELS else CHANNELS[0]) or unit.sources
-    if not sources:
+    source = _manual_source(unit, channel)
+    if source is None:
         return
-    source = next((s for s in sources if s.column_type == "news"), sources[0])
     title = clean_text(f"人工复核补录: {review.reason}")[:200]
     item = ListItem(title, url, datetime.combine(day, time.min, tzinfo=TZ),
                     extra={"date_from": MANUAL, "date_check": f"人工复核 #{review.id} ({review.reviewer})"})

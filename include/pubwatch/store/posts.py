@@ -81,6 +81,18 @@ class PostQueries:
                 inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(new_rows)
             return inserted
 
+    def remove_post_dated_by(self, unit_id: str, channel: str, url: str, date_from: str) -> bool:
+        """Delete the unit's stored post at `url` if its date came from `date_from` (evidence
+        dates.date_from) — a post a supervisor's review added, when the review is revoked. A crawled
+        post is never deleted. Whether one was deleted."""
+        with self.Session.begin() as s:
+            row = s.scalars(select(Post).where(Post.unit_id == unit_id, Post.channel == channel,
+                                               Post.url_key == url_key(url))).first()
+            if row is None or ((row.evidence or {}).get("dates") or {}).get("date_from") != date_from:
+                return False
+            s.delete(row)
+            return True
+
     @staticmethod
     def _moved_posts(s: Any, source: SourceLike, by_key: dict[str, ListItem],
                      existing: dict[str, Post]) -> dict[str, Post]:
