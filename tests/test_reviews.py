@@ -285,6 +285,25 @@ def test_a_revoked_proof_no_longer_counts_in_the_monthly_quota(store):
     assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
 
 
+def test_a_later_review_corrects_the_date_of_its_proof_post(store):
+    """First recorded without the article's date (the week's last day), then again with it: the
+    proof post takes the stated date (the windows across periods count from it)."""
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/late-proof.html"
+
+    def proof_day():
+        [post] = [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url]
+        return post.local_day
+
+    review(store, evidence_url=url)
+    assert proof_day() == W.end
+    review(store, evidence_url=url, published=date(2026, 11, 12), now=NOW + timedelta(hours=1))
+    assert proof_day() == date(2026, 11, 12)
+    review(store, evidence_url=url, reason="补充说明", now=NOW + timedelta(hours=2))   # no date: kept
+    assert proof_day() == date(2026, 11, 12)
+
+
 def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
     """The evidence URL of a crawled post: the post keeps its own title, date and flags (a deadline
     rule finds the annual report by its title), no second post is stored."""

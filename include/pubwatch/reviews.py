@@ -127,7 +127,9 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     crawled post; its stated date is `published`, by default the period's last day, or today if the
     period is still open — the latest day the supervisor knows it lies in, which keeps it inside the
     reviewed period. Give `published` (the article's own date) when the supervisor knows it: the
-    windows that span periods (max gap, rolling window) count from that day. The post's evidence says
+    windows that span periods (max gap, rolling window) count from that day; a later review with the
+    same link and a date restates the post with it. A later review that revokes the 达标 or gives
+    another link withdraws the post its link added (unless another review in force rests on it). The post's evidence says
     its date came from a review (`dates.date_from = "manual"`, `dates.date_check` naming the review). A URL already stored for
     the unit (and channel) is left as stored: its title, date and flags."""
     unit = _unit(registry, unit_id)
@@ -165,11 +167,12 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     review = store.reviews.add(unit_id=unit.id, channel=channel, period=per.key, rule=rule,
                                status=new_status.value, reason=reason, evidence_url=url, reviewer=reviewer,
                                created_at=now, previous_status=previous.value)
+    if in_force and in_force.status is Status.MET and in_force.evidence_url and (
+            post_day is None or url != in_force.evidence_url or published is not None):
+        # revoked, another link, or the same link with the article's own date: the earlier proof goes
+        _withdraw_manual_post(store, unit, channel, in_force.evidence_url, review.key)
     if post_day is not None:
         _store_manual_post(store, unit, channel, url, post_day, review, now)
-    if in_force and in_force.status is Status.MET and in_force.evidence_url and (
-            post_day is None or url != in_force.evidence_url):
-        _withdraw_manual_post(store, unit, channel, in_force.evidence_url)
     return review
 
 
@@ -190,15 +193,15 @@ def _manual_source(unit: Unit, channel: str):
     return next((s for s in sources if s.column_type == "news"), sources[0]) if sources else None
 
 
-def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str) -> None:
-    """A 达标 with this proof was superseded (revoked, or another link given): the post its review
-    stored stops counting — unless another review in force still rests on that link. A crawled post
-    at that URL is kept."""
+def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str, superseded: tuple) -> None:
+    """The 达标 with this proof of the verdict `superseded` was replaced (revoked, another link, or
+    the same link with a stated date): the post its review stored stops counting — unless a review
+    in force of another verdict still rests on that link. A crawled post at that URL is kept."""
     source = _manual_source(unit, channel)
     if source is None:
         return
-    for r in store.reviews.current(unit_ids=[unit.id]).values():
-        if r.status is Status.MET and r.evidence_url == url and (
+    for key, r in store.reviews.current(unit_ids=[unit.id]).items():
+        if key != superseded and r.status is Status.MET and r.evidence_url == url and (
                 (s := _manual_source(unit, r.channel)) is not None and s.channel == source.channel):
             return
     store.remove_post_dated_by(unit.id, source.channel, url, MANUAL)
