@@ -372,6 +372,27 @@ def test_the_next_summary_lists_each_correction_once(demo_runtime):
     assert "未达标→免检" in html
 
 
+def test_the_weekly_step_reports_the_reviewed_statuses(demo_runtime):
+    """The evaluate step's counts, its one-line summary and its per-unit lines (the DAG log, make run)
+    give the statuses in force, as the circular and the board do."""
+    from pubwatch import jobs
+    from pubwatch.counts import PeriodCounts
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = next(v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED)
+    record_review(rt.store, rt.registry, unit_id=missed.unit_id, period=closed.key, channel=missed.channel,
+                  status="exempt", reason="该周网站迁移, 经批准免检", reviewer="督查员甲")
+    result = jobs.evaluate_week(rt, TEST_AS_OF)
+    in_force = rt.store.verdicts(closed.key)
+    assert result["closed"]["counts"] == jobs.count_statuses(in_force)
+    assert result["closed"]["summary"] == PeriodCounts.of(in_force).headline()
+    name = next(u.name for u in rt.registry.units if u.id == missed.unit_id)
+    [line] = [ln for ln in result["lines"] if ln.startswith(f"[{closed.key}] {name}:")]
+    assert "免检 (人工复核: 该周网站迁移, 经批准免检)" in line
+
+
 def test_a_backfilled_summary_does_not_repeat_corrections_already_listed(demo_runtime):
     """A backfill of an older week (its summary never made) comes after the later weeks' summaries:
     the corrections those listed are not listed again, nor are later weeks' reviews back-dated
