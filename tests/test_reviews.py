@@ -304,6 +304,25 @@ def test_a_later_review_corrects_the_date_of_its_proof_post(store):
     assert proof_day() == date(2026, 11, 12)
 
 
+def test_a_wechat_proof_is_never_credited_to_the_portal(store):
+    """A WeChat verdict reviewed 达标 with a link after the unit's account left the registry (no WeChat
+    source any more): the review stands, but its post is not stored on a portal column, where it
+    would make the portal's week 达标."""
+    seed(store, weeks_back=2)
+    with_wechat = parse_registry({"units": [
+        {**u, "wechat": {"account": u["name"], "sources": [{"type": "rss", "url": f"https://feeds.example.cn/{u['id']}.xml"}]}}
+        for u in REG_DATA["units"]]})
+    store.sync_units(with_wechat.units)
+    evaluate_period(store, with_wechat.units, W, as_of=AS_OF)
+    store.sync_units(REG.units)
+    url = "https://mp.weixin.qq.com/s/late-proof"
+    r = review(store, channel="wechat", evidence_url=url)
+    assert weekly(store.verdicts(W.key), "late", "wechat").status is Status.MET and r.evidence_url == url
+    assert [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url] == []
+    evaluate_weeks(store, W)
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
+
+
 def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
     """The evidence URL of a crawled post: the post keeps its own title, date and flags (a deadline
     rule finds the annual report by its title), no second post is stored."""

@@ -123,7 +123,8 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
 
     A review of status met with an evidence URL also stores that post — the unit's proof — through
     the normal post upsert: on the unit's source of that channel (its first 动态 column, else its first
-    source; for a rule over both channels the first portal column), so the rules count it like a
+    source; none when the unit has no source of that channel any more; for a rule over both channels
+    the first portal column), so the rules count it like a
     crawled post; its stated date is `published`, by default the period's last day, or today if the
     period is still open — the latest day the supervisor knows it lies in, which keeps it inside the
     reviewed period. Give `published` (the article's own date) when the supervisor knows it: the
@@ -188,8 +189,10 @@ def _post_day(period: Period, published: date | None, now: datetime) -> date:
 
 
 def _manual_source(unit: Unit, channel: str):
-    """The source a reviewed verdict's proof post is stored on (see `record_review`), or None."""
-    sources = unit.sources_of(channel if channel in CHANNELS else CHANNELS[0]) or unit.sources
+    """The source a reviewed verdict's proof post is stored on (see `record_review`), or None: one of
+    the channel's own (a WeChat proof never counts for the portal); for a rule over both channels a
+    portal column, else any."""
+    sources = unit.sources_of(channel) if channel in CHANNELS else (unit.sources_of(CHANNELS[0]) or unit.sources)
     return next((s for s in sources if s.column_type == "news"), sources[0]) if sources else None
 
 
