@@ -323,6 +323,19 @@ def test_a_wechat_proof_is_never_credited_to_the_portal(store):
     assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
 
 
+def test_a_proof_post_cannot_be_dated_after_today(store):
+    """The open week (W47 on Tuesday 17 November): its proof may be dated today at the latest."""
+    seed(store, weeks_back=2)
+    open_week = Period.week_of(NOW)
+    evaluate_period(store, REG.units, open_week, as_of=NOW)
+    url = "https://www.example.gov.cn/late/gzdt/open-proof.html"
+    with pytest.raises(ReviewError) as exc:
+        review(store, period=open_week.key, evidence_url=url, published=date(2026, 11, 20))
+    assert exc.value.field == "published" and "晚于今天" in str(exc.value)
+    assert review_history(store, "late") == []
+    review(store, period=open_week.key, evidence_url=url, published=NOW.date())
+
+
 def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
     """The evidence URL of a crawled post: the post keeps its own title, date and flags (a deadline
     rule finds the annual report by its title), no second post is stored."""

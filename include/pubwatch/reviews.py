@@ -119,7 +119,7 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     a period key, a status other than met / missed / exempt (or 达标 / 未达标 / 免检), an empty reason or
     reviewer, an evidence URL that is not http(s), a verdict that was never evaluated (period: no
     verdict of the unit in it; channel: none of that channel; rule: none of that rule), and a
-    `published` date outside the period.
+    `published` date outside the period or after today.
 
     A review of status met with an evidence URL also stores that post — the unit's proof — through
     the normal post upsert: on the unit's source of that channel (its first 动态 column, else its first
@@ -183,6 +183,8 @@ def _post_day(period: Period, published: date | None, now: datetime) -> date:
             published = published.astimezone(TZ).date() if published.tzinfo else published.date()
         if not period.contains(published):
             raise ReviewError("published", f"发布日期 {published} 不在 {period.label} 之内")
+        if published > now.astimezone(TZ).date():
+            raise ReviewError("published", f"发布日期 {published} 晚于今天, 请填写该文实际发布的日期")
         return published
     today = now.astimezone(TZ).date()
     return min(period.end, today) if today >= period.start else period.end
