@@ -361,6 +361,7 @@ def create_app() -> FastAPI:
                       rule: str = Form(""), status: str = Form(""), reason: str = Form(""),
                       evidence_url: str = Form(""), published: str = Form("")):
         csrf.verify(request, user, csrf_token)          # before anything is read or stored
+        from pubwatch.periods import Period
         from pubwatch.reviews import ReviewError, record_review
 
         unit = _unit_for_review(unit_id)
@@ -383,7 +384,7 @@ def create_app() -> FastAPI:
         log.info("人工复核已记录: unit=%s period=%s channel=%s rule=%s status=%s reviewer=%s (review %s)", review.unit_id,
                  review.period, review.channel, review.rule, review.status.value, review.reviewer, review.id)
         query = {"reviewed": "|".join((review.period, review.channel, review.rule))}
-        if review.period not in {w.key for w in _weeks(DEFAULT_WEEKS, None)}:
+        if Period.parse(review.period).end < _weeks(DEFAULT_WEEKS, None)[0].start:
             query["end"] = review.period               # an older period: the weeks shown end with it
         # to the top of the page: the reviewed cell, the confirmation, then its 评估结果 row
         return RedirectResponse(f"{_root(request)}/unit/{unit.id}?{urlencode(query)}",

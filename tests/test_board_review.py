@@ -317,3 +317,32 @@ def test_typed_review_fields_answer_303_or_400_never_500(client, plugin, seeded,
         "csrf_token": token, **form_fields(weeks[-2].key)})
     assert ok.status_code == 303
     assert [r.reviewer for r in review_history(store, "czj")][-1] == "boss"
+
+
+def test_a_review_of_a_month_still_running_keeps_the_current_weeks(client, plugin, seeded, monkeypatch):
+    """A month, quarter or year that is still running (a monthly quota reviewed early): the redirect
+    shows the current weeks, not weeks up to the period's end in the future; an older month still
+    shows the weeks that end with it."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    from pubwatch.periods import Period
+    from pubwatch.types import Status, Verdict
+
+    store, _, _ = seeded
+    now = datetime.now(TZ)
+    running, older = Period.month_of(now), Period.month_of(now - timedelta(days=200))
+    store.save_verdicts([Verdict("czj", "unit", p.key, "monthly_quota", Status.MISSED, count=2, required=10,
+                                 reason="本月发文2篇(要求至少10篇)", evidence={}) for p in (running, older)],
+                        as_of=now)
+    monkeypatch.setenv("PUBWATCH_CSRF_SECRET", CSRF_SECRET)
+    client.cookies.set("_token", plugin.test_auth_manager.generate_jwt(SimpleAuthManagerUser(username="boss",
+                                                                                           role="admin")))
+    token = TOKEN_RE.search(client.get("/unit/czj").text).group(1)
+    for period, end in ((running, None), (older, older.key)):
+        resp = client.post("/unit/czj/review", follow_redirects=False, data={
+            "csrf_token": token, **form_fields(period.key, channel="unit", rule="monthly_quota")})
+        assert resp.status_code == 303, resp.text[:300]
+        location = resp.headers["location"]
+        assert (f"end={end}" in location) if end else ("end=" not in location), location
+        page = client.get(location.removeprefix("/pubwatch"))
+        assert page.status_code == 200 and 'id="review-saved"' in page.text

@@ -230,15 +230,19 @@ def test_the_board_shows_the_reviewed_and_the_computed_status(store):
     assert 'href="https://www.example.gov.cn/late/gzdt/proof.html"' in html
 
 
+def late_quota(store, month):
+    """The November quota verdict of "late", evaluated after the month."""
+    verdicts = evaluate_period(store, REG.units, month, as_of=month.end_dt + timedelta(days=1))
+    return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+
+
 def test_a_manual_post_counts_in_the_monthly_quota(store):
     seed(store)
     month = Period.parse("2026-11")
     evaluate_weeks(store, W)
-    as_of = month.end_dt + timedelta(days=1)
 
     def quota():
-        verdicts = evaluate_period(store, REG.units, month, as_of=as_of)
-        return next(v for v in verdicts if v.unit_id == "late" and v.rule == "monthly_quota")
+        return late_quota(store, month)
 
     before = quota().count
     url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"        # a column the registry does not know
@@ -255,6 +259,102 @@ def test_a_manual_post_counts_in_the_monthly_quota(store):
     evaluate_weeks(store, W)                                   # the week now counts it too
     v = weekly(store.verdicts(W.key), "late")
     assert v.status is Status.MET and v.evidence["computed_status"] == "met" and v.count == 1
+
+
+def test_a_revoked_proof_no_longer_counts_in_the_monthly_quota(store):
+    """达标 with an evidence link, then revoked (链接打不开/证据不实 → 未达标): the post that review stored
+    leaves the unit's posts, so the month's quota no longer counts it; a proof still relied on by
+    another review in force stays."""
+    seed(store)
+    month = Period.parse("2026-11")
+    evaluate_weeks(store, W)
+
+    def quota():
+        return late_quota(store, month).count
+
+    before = quota()
+    url = "https://www.example.gov.cn/late/xxgk/t20261112_1.html"
+    review(store, evidence_url=url, published=date(2026, 11, 12))
+    review(store, rule="staleness:news", evidence_url=url, published=date(2026, 11, 12))
+    assert quota() == before + 1
+    review(store, status="missed", reason="链接打不开, 撤销", now=NOW + timedelta(hours=1))
+    assert quota() == before + 1                       # staleness:news's review still relies on it
+    review(store, rule="staleness:news", status="missed", reason="证据不实", now=NOW + timedelta(hours=2))
+    assert quota() == before
+    evaluate_weeks(store, W)
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
+
+
+def test_a_later_review_corrects_the_date_of_its_proof_post(store):
+    """First recorded without the article's date (the week's last day), then again with it: the
+    proof post takes the stated date (the windows across periods count from it)."""
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/late-proof.html"
+
+    def proof_day():
+        [post] = [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url]
+        return post.local_day
+
+    review(store, evidence_url=url)
+    assert proof_day() == W.end
+    review(store, evidence_url=url, published=date(2026, 11, 12), now=NOW + timedelta(hours=1))
+    assert proof_day() == date(2026, 11, 12)
+    review(store, evidence_url=url, reason="补充说明", now=NOW + timedelta(hours=2))   # no date: kept
+    assert proof_day() == date(2026, 11, 12)
+
+
+def test_a_wechat_proof_is_never_credited_to_the_portal(store):
+    """A WeChat verdict reviewed 达标 with a link after the unit's account left the registry (no WeChat
+    source any more): the review stands, but its post is not stored on a portal column, where it
+    would make the portal's week 达标."""
+    seed(store, weeks_back=2)
+    with_wechat = parse_registry({"units": [
+        {**u, "wechat": {"account": u["name"], "sources": [{"type": "rss", "url": f"https://feeds.example.cn/{u['id']}.xml"}]}}
+        for u in REG_DATA["units"]]})
+    store.sync_units(with_wechat.units)
+    evaluate_period(store, with_wechat.units, W, as_of=AS_OF)
+    store.sync_units(REG.units)
+    url = "https://mp.weixin.qq.com/s/late-proof"
+    r = review(store, channel="wechat", evidence_url=url)
+    assert weekly(store.verdicts(W.key), "late", "wechat").status is Status.MET and r.evidence_url == url
+    assert [p for p in store.post_facts(["late"], W.start_dt, W.end_dt)["late"] if p.url == url] == []
+    evaluate_weeks(store, W)
+    assert weekly(store.verdicts(W.key, reviewed=False), "late").status is Status.MISSED
+
+
+def test_a_proof_post_cannot_be_dated_after_today(store):
+    """The open week (W47 on Tuesday 17 November): its proof may be dated today at the latest."""
+    seed(store, weeks_back=2)
+    open_week = Period.week_of(NOW)
+    evaluate_period(store, REG.units, open_week, as_of=NOW)
+    url = "https://www.example.gov.cn/late/gzdt/open-proof.html"
+    with pytest.raises(ReviewError) as exc:
+        review(store, period=open_week.key, evidence_url=url, published=date(2026, 11, 20))
+    assert exc.value.field == "published" and "晚于今天" in str(exc.value)
+    assert review_history(store, "late") == []
+    review(store, period=open_week.key, evidence_url=url, published=NOW.date())
+
+
+def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
+    """The evidence URL of a crawled post: the post keeps its own title, date and flags (a deadline
+    rule finds the annual report by its title), no second post is stored."""
+    seed(store, weeks_back=4)
+    evaluate_weeks(store, W)
+    url = "https://www.example.gov.cn/late/gzdt/t2.html"          # crawled: "late" posted it in W44
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        s.query(Post).filter_by(url=url).update({"pinned": True})
+        s.commit()
+    posts = store.counts()["posts"]
+    review(store, evidence_url=url)
+    assert store.counts()["posts"] == posts
+    with store.Session() as s:
+        row = s.query(Post).filter_by(url=url).one()
+    assert (row.title, row.published_at.astimezone(TZ).date(), row.pinned) == (
+        "迟报单位动态2", W.previous().previous().start + timedelta(days=2), True)
+    assert row.first_seen_attempt_id is not None and "manual" not in str(row.evidence)
 
 
 def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):
@@ -304,6 +404,47 @@ def test_the_next_summary_lists_each_correction_once(demo_runtime):
     assert "未达标→免检" in html
 
 
+def test_the_weekly_step_reports_the_reviewed_statuses(demo_runtime):
+    """The evaluate step's counts, its one-line summary and its per-unit lines (the DAG log, make run)
+    give the statuses in force, as the circular and the board do."""
+    from pubwatch import jobs
+    from pubwatch.counts import PeriodCounts
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = next(v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED)
+    record_review(rt.store, rt.registry, unit_id=missed.unit_id, period=closed.key, channel=missed.channel,
+                  status="exempt", reason="该周网站迁移, 经批准免检", reviewer="督查员甲")
+    result = jobs.evaluate_week(rt, TEST_AS_OF)
+    in_force = rt.store.verdicts(closed.key)
+    assert result["closed"]["counts"] == jobs.count_statuses(in_force)
+    assert result["closed"]["summary"] == PeriodCounts.of(in_force).headline()
+    name = next(u.name for u in rt.registry.units if u.id == missed.unit_id)
+    [line] = [ln for ln in result["lines"] if ln.startswith(f"[{closed.key}] {name}:")]
+    assert "免检 (人工复核: 该周网站迁移, 经批准免检)" in line
+
+
+def test_a_backfilled_summary_does_not_repeat_corrections_already_listed(demo_runtime):
+    """A backfill of an older week (its summary never made) comes after the later weeks' summaries:
+    the corrections those listed are not listed again, nor are later weeks' reviews back-dated
+    into it."""
+    from pubwatch import config, jobs
+    from tests.conftest import TEST_AS_OF
+
+    rt = demo_runtime
+    closed = Period.parse("2026-W46")
+    missed = next(v for v in rt.store.verdicts(closed.key) if v.rule == "weekly" and v.status is Status.MISSED)
+    record_review(rt.store, rt.registry, unit_id=missed.unit_id, period=closed.key, channel=missed.channel,
+                  status="met", reason="单位提供群发记录截图, 已核实", reviewer="督查员甲")
+    jobs.notify_week(rt, TEST_AS_OF, send=False)                          # W46's summary lists it
+    outbox = config.outbox_dir()
+    assert (outbox / "2026-W46" / "office-summary.txt").read_text(encoding="utf-8").count("更正: ") == 1
+    jobs.notify_week(rt, TEST_AS_OF - timedelta(days=7), send=False)     # a backfill of W45, run afterwards
+    backfilled = (outbox / "2026-W45" / "office-summary.txt").read_text(encoding="utf-8")
+    assert "更正: " not in backfilled and "人工复核更正" not in backfilled
+
+
 # --------------------------------------------------------------------------------- CLI
 def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
     import yaml
@@ -337,9 +478,9 @@ def test_the_review_command_round_trip(store, tmp_path, capsys, monkeypatch):
     assert main(base + ["--unit", "late", "--period", W.key]) == 1
     assert "--channel --status --reason" in capsys.readouterr().err
     assert len(review_history(store, "late")) == 2
-    # a re-evaluation now counts the evidence post (computed 达标) and prints the review in force
+    # a re-evaluation prints the review in force; the revoked proof post no longer counts (computed 未达标)
     assert main(["--db-url", store.url, "--registry", str(registry), "evaluate", "--period", W.key,
                  "--units", "late"]) == 0
     out = capsys.readouterr().out
     assert "人工复核: 链接打不开, 撤销" in out
-    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "met"
+    assert weekly(store.verdicts(W.key), "late").evidence["computed_status"] == "missed"

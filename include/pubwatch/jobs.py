@@ -141,8 +141,9 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     out = {}
     for name in ("closed", "current"):
         period = wk[name]
-        verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
-                                   policies=rt.policies, calendar=rt.calendar)
+        verdicts = in_force(rt, period, evaluate_period(rt.store, units, period,
+                                                        as_of=latest_as_of(rt, period, wk["as_of"]),
+                                                        policies=rt.policies, calendar=rt.calendar))
         out[name] = period_result(period, verdicts)
         out.setdefault("lines", []).extend(week_lines(rt, verdicts, period))
     out["lines"].extend(e.skipped_line for e in rt.registry.errors)   # never silently absent
@@ -162,7 +163,7 @@ def evaluate_week(rt: Runtime, logical_date: datetime, unit_ids: Sequence[str] |
     for name, period in (("month", month), ("closed_month", month.previous())):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = period_result(period, verdicts)
+        out[name] = period_result(period, in_force(rt, period, verdicts))
     out["as_of"] = wk["as_of"].isoformat()
     out["reminder_day"] = wk["reminder_day"].isoformat() if wk["reminder_day"] else None
     return out
@@ -207,6 +208,14 @@ def evaluate_as_known(rt: Runtime, period_key: str, as_of: datetime,
     units = rt.registry.select(list(unit_ids) if unit_ids else None)
     return evaluate_known(rt.store, units, Period.parse(period_key), as_of=plain_datetime(as_of),
                           policies=rt.policies, calendar=rt.calendar)
+
+
+def in_force(rt: Runtime, period: Period, verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Freshly computed verdicts as the reviews in force set them (人工复核 #20), for what a step
+    reports — the same statuses the circular and the board read back from the store."""
+    from .store import overlay_reviews
+
+    return overlay_reviews(verdicts, rt.store.reviews.current(periods=[period.key]))
 
 
 def period_result(period: Period, verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -324,13 +333,15 @@ def notify_week(rt: Runtime, as_of: datetime, *, send: bool, channel_configs: di
 
 
 def summary_corrections(rt: Runtime, closed: Period) -> list[dict[str, Any]]:
-    """人工复核 (#20): the reviews recorded since the previous supervisors' summary — the latest one of
-    an earlier period that was sent (or, where nothing was ever sent, previewed) — each listed once."""
+    """人工复核 (#20): the reviews recorded since the previous supervisors' summary — the latest one made
+    for another period that was sent (or, where nothing was ever sent, previewed) — each listed once.
+    "Latest made", not "of the latest earlier period": a backfill's summary of an older week comes
+    after the later weeks' summaries, which already listed the corrections made before them."""
     from .notices.dispatch import OFFICE
     from .notices.ledger import PREVIEW, SENT
     from .reviews import corrections
 
-    earlier = [n for n in rt.store.notices.rows(unit_id=OFFICE) if n.kind == "summary" and n.period < closed.key]
+    earlier = [n for n in rt.store.notices.rows(unit_id=OFFICE) if n.kind == "summary" and n.period != closed.key]
     shown = [n for n in earlier if n.status == SENT] or [n for n in earlier if n.status == PREVIEW]
     return corrections(rt.store, rt.registry, after=max((n.created_at for n in shown), default=None))
 
@@ -361,7 +372,7 @@ def evaluate_open(rt: Runtime, as_of: datetime, unit_ids: Sequence[str] | None =
     for name, period in (("current", wk["current"]), ("month", Period.month_of(wk["as_of"]))):
         verdicts = evaluate_period(rt.store, units, period, as_of=latest_as_of(rt, period, wk["as_of"]),
                                    policies=rt.policies, calendar=rt.calendar)
-        out[name] = period_result(period, verdicts)
+        out[name] = period_result(period, in_force(rt, period, verdicts))
     return out
 
 
@@ -458,6 +469,6 @@ def periodic_reports(rt: Runtime, as_of: datetime) -> dict[str, Any]:
         files = write_period_files(rt.store, rt.registry, rt.policies, period) if verdicts else []
         files.append(write_ranking_xlsx(ranking(rt.store, rt.registry.units, rt.policies, period),
                                         config.reports_dir() / f"pubwatch-{period.key}-排名.xlsx"))
-        out["periods"].append(period_result(period, verdicts))
+        out["periods"].append(period_result(period, in_force(rt, period, verdicts)))
         out["files"] += [str(f) for f in files]
     return out

@@ -16,7 +16,8 @@ store/reviews.py). The computed verdict stays in the evaluations table and in th
   the next supervisors' summary lists the corrections recorded since the previous summary
   (`corrections`).
 - A reviewed 达标 with an evidence URL also stores that post (see `record_review`), so it counts in
-  the later windows (monthly quotas, max gap) from the next evaluation of the periods holding it.
+  the later windows (monthly quotas, max gap) from the next evaluation of the periods holding it;
+  a later review that revokes that 达标 (or gives another link) withdraws the post again.
 """
 from __future__ import annotations
 
@@ -118,17 +119,20 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     a period key, a status other than met / missed / exempt (or 达标 / 未达标 / 免检), an empty reason or
     reviewer, an evidence URL that is not http(s), a verdict that was never evaluated (period: no
     verdict of the unit in it; channel: none of that channel; rule: none of that rule), and a
-    `published` date outside the period.
+    `published` date outside the period or after today.
 
     A review of status met with an evidence URL also stores that post — the unit's proof — through
     the normal post upsert: on the unit's source of that channel (its first 动态 column, else its first
-    source; for a rule over both channels the first portal column), so the rules count it like a
+    source; none when the unit has no source of that channel any more; for a rule over both channels
+    the first portal column), so the rules count it like a
     crawled post; its stated date is `published`, by default the period's last day, or today if the
     period is still open — the latest day the supervisor knows it lies in, which keeps it inside the
     reviewed period. Give `published` (the article's own date) when the supervisor knows it: the
-    windows that span periods (max gap, rolling window) count from that day. The post's evidence says
+    windows that span periods (max gap, rolling window) count from that day; a later review with the
+    same link and a date restates the post with it. A later review that revokes the 达标 or gives
+    another link withdraws the post its link added (unless another review in force rests on it). The post's evidence says
     its date came from a review (`dates.date_from = "manual"`, `dates.date_check` naming the review). A URL already stored for
-    the unit keeps its stored date."""
+    the unit (and channel) is left as stored: its title, date and flags."""
     unit = _unit(registry, unit_id)
     per = _period(period)
     channel = str(channel or "").strip()
@@ -164,6 +168,10 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     review = store.reviews.add(unit_id=unit.id, channel=channel, period=per.key, rule=rule,
                                status=new_status.value, reason=reason, evidence_url=url, reviewer=reviewer,
                                created_at=now, previous_status=previous.value)
+    if in_force and in_force.status is Status.MET and in_force.evidence_url and (
+            post_day is None or url != in_force.evidence_url or published is not None):
+        # revoked, another link, or the same link with the article's own date: the earlier proof goes
+        _withdraw_manual_post(store, unit, channel, in_force.evidence_url, review.key)
     if post_day is not None:
         _store_manual_post(store, unit, channel, url, post_day, review, now)
     return review
@@ -175,21 +183,44 @@ def _post_day(period: Period, published: date | None, now: datetime) -> date:
             published = published.astimezone(TZ).date() if published.tzinfo else published.date()
         if not period.contains(published):
             raise ReviewError("published", f"发布日期 {published} 不在 {period.label} 之内")
+        if published > now.astimezone(TZ).date():
+            raise ReviewError("published", f"发布日期 {published} 晚于今天, 请填写该文实际发布的日期")
         return published
     today = now.astimezone(TZ).date()
     return min(period.end, today) if today >= period.start else period.end
 
 
+def _manual_source(unit: Unit, channel: str):
+    """The source a reviewed verdict's proof post is stored on (see `record_review`), or None: one of
+    the channel's own (a WeChat proof never counts for the portal); for a rule over both channels a
+    portal column, else any."""
+    sources = unit.sources_of(channel) if channel in CHANNELS else (unit.sources_of(CHANNELS[0]) or unit.sources)
+    return next((s for s in sources if s.column_type == "news"), sources[0]) if sources else None
+
+
+def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str, superseded: tuple) -> None:
+    """The 达标 with this proof of the verdict `superseded` was replaced (revoked, another link, or
+    the same link with a stated date): the post its review stored stops counting — unless a review
+    in force of another verdict still rests on that link. A crawled post at that URL is kept."""
+    source = _manual_source(unit, channel)
+    if source is None:
+        return
+    for key, r in store.reviews.current(unit_ids=[unit.id]).items():
+        if key != superseded and r.status is Status.MET and r.evidence_url == url and (
+                (s := _manual_source(unit, r.channel)) is not None and s.channel == source.channel):
+            return
+    store.remove_post_dated_by(unit.id, source.channel, url, MANUAL)
+
+
 def _store_manual_post(store: Store, unit: Unit, channel: str, url: str, day: date, review: Review,
                        now: datetime) -> None:
-    sources = unit.sources_of(channel if channel in CHANNELS else CHANNELS[0]) or unit.sources
-    if not sources:
+    source = _manual_source(unit, channel)
+    if source is None:
         return
-    source = next((s for s in sources if s.column_type == "news"), sources[0])
     title = clean_text(f"人工复核补录: {review.reason}")[:200]
     item = ListItem(title, url, datetime.combine(day, time.min, tzinfo=TZ),
                     extra={"date_from": MANUAL, "date_check": f"人工复核 #{review.id} ({review.reviewer})"})
-    store.upsert_posts(source, [item], seen_at=now, attempt_id=None)
+    store.upsert_posts(source, [item], seen_at=now, attempt_id=None, keep_known=True)
 
 
 def current_reviews(store: Store, period: str | None = None,

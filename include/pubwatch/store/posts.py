@@ -36,8 +36,9 @@ class PostQueries:
 
     # ----------------------------------------------------------------- crawl
     def upsert_posts(self, source: SourceLike, items: Sequence[ListItem], *, seen_at: datetime,
-                     attempt_id: int | None) -> int:
-        """Insert new posts, refresh known ones. Returns how many were new. Never deletes."""
+                     attempt_id: int | None, keep_known: bool = False) -> int:
+        """Insert new posts, refresh known ones (`keep_known`: leave them as stored — a post a
+        supervisor's review adds never rewrites a crawled one). Returns how many were new. Never deletes."""
         by_key: dict[str, ListItem] = {}
         for it in items:
             if it.url:
@@ -52,7 +53,8 @@ class PostQueries:
                                                         Post.channel == source.channel,
                                                         Post.url_key.in_(chunk))):
                     existing[row.url_key] = row
-            existing.update(self._moved_posts(s, source, by_key, existing))
+            if not keep_known:
+                existing.update(self._moved_posts(s, source, by_key, existing))
             new_rows = []
             for key, it in by_key.items():
                 row = existing.get(key)
@@ -63,6 +65,8 @@ class PostQueries:
                                          first_seen_at=seen_at, first_seen_attempt_id=attempt_id,
                                          last_seen_at=seen_at, pinned=it.pinned, date_suspicious=False,
                                          evidence=date_evidence(it)))
+                    continue
+                if keep_known:
                     continue
                 row.last_seen_at = seen_at
                 if it.title and it.title != row.title:
@@ -76,6 +80,18 @@ class PostQueries:
                 res = s.execute(insert_ignore(self.dialect, Post.__table__), new_rows)
                 inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(new_rows)
             return inserted
+
+    def remove_post_dated_by(self, unit_id: str, channel: str, url: str, date_from: str) -> bool:
+        """Delete the unit's stored post at `url` if its date came from `date_from` (evidence
+        dates.date_from) — a post a supervisor's review added, when the review is revoked. A crawled
+        post is never deleted. Whether one was deleted."""
+        with self.Session.begin() as s:
+            row = s.scalars(select(Post).where(Post.unit_id == unit_id, Post.channel == channel,
+                                               Post.url_key == url_key(url))).first()
+            if row is None or ((row.evidence or {}).get("dates") or {}).get("date_from") != date_from:
+                return False
+            s.delete(row)
+            return True
 
     @staticmethod
     def _moved_posts(s: Any, source: SourceLike, by_key: dict[str, ListItem],
