@@ -75,9 +75,6 @@ class PolicySettings(Options):
     history_days: int = Field(730, ge=0)                  # how far back post_window reaches (staleness, empty columns)
 
 
-DEFAULT_SETTINGS: dict[str, Any] = PolicySettings().model_dump()
-
-
 # ============================================================================ configuration
 class PolicyError(ValueError):
     """A policy configuration problem, naming where (category/unit), the policy and the field."""
@@ -154,8 +151,7 @@ class Policies:
         if unknown:
             raise PolicyError(source, "-", unknown[0], "未知的顶层字段 (settings/defaults/categories/scoring)")
         self.source = source
-        self.settings = _settings(deep_merge(DEFAULT_SETTINGS, _mapping(data.get("settings"), source, "-", "settings")),
-                                  source)
+        self.settings = _settings(_mapping(data.get("settings"), source, "-", "settings"), source)
         self.defaults = _mapping(data.get("defaults"), source, "-", "defaults")
         self.categories = _mapping(data.get("categories"), source, "-", "categories")
         for cat in self.categories:
@@ -230,7 +226,8 @@ def _mapping(value: Any, where: str, policy: str, field_name: str) -> dict[str, 
 
 
 def _settings(settings: dict[str, Any], where: str) -> dict[str, Any]:
-    """The settings checked against `PolicySettings`, as a plain dict (the rules read it by name)."""
+    """The settings checked against `PolicySettings`, its defaults filled in, as a plain dict (the rules
+    read it by name)."""
     try:
         return check_options(PolicySettings, settings).model_dump()
     except OptionError as exc:
