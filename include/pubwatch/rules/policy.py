@@ -159,8 +159,8 @@ class Policies:
                 raise PolicyError(source, "-", f"categories.{cat}", f"未知单位类别, 应为 {', '.join(CATEGORIES)} 之一")
         self.scoring = _mapping(data.get("scoring"), source, "-", "scoring")
         self._cache: dict[Any, UnitPolicies] = {}
-        for cat in CATEGORIES:                       # validate every category up front
-            self._resolve(cat, {}, f"{source}: categories.{cat}")
+        for cat in CATEGORIES:                       # validate every category up front (for_unit's cache)
+            self._cache[cat] = self._resolve(cat, {}, f"{source}: categories.{cat}")
 
     def _resolve(self, category: str, override: dict[str, Any], where: str,
                  include_disabled: bool = False) -> UnitPolicies:
