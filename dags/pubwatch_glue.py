@@ -365,13 +365,12 @@ def probe_for_run(context: dict, unit: dict) -> dict:
     if _historic(context):
         return {**unit, "skipped": True, "probes": 0, "failures": 0}
     rt = runtime()
-    fetcher = rt.fetcher()
     try:
         now = logical_time(context) if simulated_clock() else None
-        result = evidence.probe(rt.store, rt.registry, fetcher, unit["unit_id"], now=now,
-                                run_id=context["dag_run"].run_id)
+        with rt.fetcher() as fetcher:
+            result = evidence.probe(rt.store, rt.registry, fetcher, unit["unit_id"], now=now,
+                                    run_id=context["dag_run"].run_id)
     finally:
-        fetcher.close()
         rt.close()
     for r in result["results"]:
         if r["outcome"] != "ok":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .engine import (EVIDENCE_POSTS, UNIT_SCOPE, Breach, Finding, attempt_window, dedupe_posts, evaluate_unit,
                      lookback_days, needs_escalation, post_window, streak)
-from .policy import (DEFAULT_POLICIES_PATH, DEFAULT_SETTINGS, MAX_POLICY_INT, POLICY_KINDS, CountPolicy, Policies,
+from .policy import (DEFAULT_POLICIES_PATH, MAX_POLICY_INT, POLICY_KINDS, CountPolicy, Policies,
                      Policy, PolicyError, SilencePolicy, UnitPolicies, all_kinds, deep_merge, kind_of, load_policies,
                      register_policy, unregister_policy)
 from . import kinds  # noqa: E402  (imports, so registers, every kind)
@@ -26,7 +26,7 @@ from .kinds.staleness import StalenessPolicy  # noqa: E402
 from .kinds.weekly import WeeklyPolicy  # noqa: E402
 
 __all__ = [
-    "DEFAULT_POLICIES_PATH", "DEFAULT_SETTINGS", "EVIDENCE_POSTS", "MAX_POLICY_INT", "POLICY_KINDS", "UNIT_SCOPE",
+    "DEFAULT_POLICIES_PATH", "EVIDENCE_POSTS", "MAX_POLICY_INT", "POLICY_KINDS", "UNIT_SCOPE",
     "Breach", "CountPolicy", "Finding", "MaxGapPolicy", "MonthlyQuotaPolicy", "Policies", "Policy", "PolicyError",
     "RollingWindowPolicy", "SilencePolicy", "StalenessPolicy", "UnitPolicies", "WeeklyPolicy", "attempt_window",
     "all_kinds", "dedupe_posts", "kinds", "deep_merge", "evaluate_unit", "kind_of", "load_policies", "lookback_days",

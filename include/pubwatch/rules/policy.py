@@ -75,9 +75,6 @@ class PolicySettings(Options):
     history_days: int = Field(730, ge=0)                  # how far back post_window reaches (staleness, empty columns)
 
 
-DEFAULT_SETTINGS: dict[str, Any] = PolicySettings().model_dump()
-
-
 # ============================================================================ configuration
 class PolicyError(ValueError):
     """A policy configuration problem, naming where (category/unit), the policy and the field."""
@@ -154,8 +151,7 @@ class Policies:
         if unknown:
             raise PolicyError(source, "-", unknown[0], "未知的顶层字段 (settings/defaults/categories/scoring)")
         self.source = source
-        self.settings = _settings(deep_merge(DEFAULT_SETTINGS, _mapping(data.get("settings"), source, "-", "settings")),
-                                  source)
+        self.settings = _settings(_mapping(data.get("settings"), source, "-", "settings"), source)
         self.defaults = _mapping(data.get("defaults"), source, "-", "defaults")
         self.categories = _mapping(data.get("categories"), source, "-", "categories")
         for cat in self.categories:
@@ -163,8 +159,8 @@ class Policies:
                 raise PolicyError(source, "-", f"categories.{cat}", f"未知单位类别, 应为 {', '.join(CATEGORIES)} 之一")
         self.scoring = _mapping(data.get("scoring"), source, "-", "scoring")
         self._cache: dict[Any, UnitPolicies] = {}
-        for cat in CATEGORIES:                       # validate every category up front
-            self._resolve(cat, {}, f"{source}: categories.{cat}")
+        for cat in CATEGORIES:                       # validate every category up front (for_unit's cache)
+            self._cache[cat] = self._resolve(cat, {}, f"{source}: categories.{cat}")
 
     def _resolve(self, category: str, override: dict[str, Any], where: str,
                  include_disabled: bool = False) -> UnitPolicies:
@@ -230,7 +226,8 @@ def _mapping(value: Any, where: str, policy: str, field_name: str) -> dict[str, 
 
 
 def _settings(settings: dict[str, Any], where: str) -> dict[str, Any]:
-    """The settings checked against `PolicySettings`, as a plain dict (the rules read it by name)."""
+    """The settings checked against `PolicySettings`, its defaults filled in, as a plain dict (the rules
+    read it by name)."""
     try:
         return check_options(PolicySettings, settings).model_dump()
     except OptionError as exc:
