@@ -208,6 +208,22 @@ def test_the_circular_and_its_xlsx_show_the_reviewed_status(store, tmp_path):
     assert any(str(c).startswith("人工复核: 单位提供了群发截图") for c in late)
 
 
+def test_the_verdicts_of_several_periods_are_read_reviewed_in_one_pass(store):
+    """`verdicts_in` (the board's trend, rankings) gives what `verdicts` gives period by period."""
+    from pubwatch.board_charts import category_trend
+
+    seed(store)
+    weeks = [W.previous(), W]
+    evaluate_weeks(store, *weeks)
+    review(store)
+    per_period = [v for p in weeks for v in store.verdicts(p.key)]
+    assert store.verdicts_in([p.key for p in weeks]) == per_period
+    assert weekly(store.verdicts_in([W.key, W.previous().key], ["late"]), "late").status is Status.MET
+    trend = category_trend(store, REG, weeks)
+    [series] = trend.series
+    assert (series.met, series.judged) == ([1, 2], [3, 2])   # W46: "ok" and the reviewed "late"; "down" unknown
+
+
 def test_the_board_shows_the_reviewed_and_the_computed_status(store):
     from pubwatch import board
 
