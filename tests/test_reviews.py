@@ -120,6 +120,7 @@ def test_a_review_survives_re_evaluation_and_backfill(store):
     ({"evidence_url": "javascript:alert(1)"}, "evidence_url"),
     ({"evidence_url": "ftp://example.gov.cn/a"}, "evidence_url"),
     ({"evidence_url": "https://www.example.gov.cn/late/a.html", "published": date(2026, 11, 20)}, "published"),
+    ({"evidence_url": "https://www.example.gov.cn/late/a.html", "published": "2026-11-31"}, "published"),
 ])
 def test_bad_input_is_refused_naming_the_field(store, change, field):
     seed(store, weeks_back=2)
