@@ -374,6 +374,29 @@ def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
     assert row.first_seen_attempt_id is not None and "manual" not in str(row.evidence)
 
 
+def test_a_proof_the_crawler_later_finds_is_a_crawled_post_and_stays_when_revoked(store):
+    """The unit's proof is stored from the review first; the next crawl lists the same article: from
+    then on it is a crawled post (the crawl's date and evidence), and revoking the review leaves it."""
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    col = REG.unit("late").sources_of("portal")[0]
+    url = "https://www.example.gov.cn/late/gzdt/t20261112_1.html"
+    review(store, evidence_url=url)                               # stored dated the week's last day
+    crawled_at = NOW + timedelta(hours=1)
+    a = store.start_attempt(col, started_at=crawled_at, run_id="crawl")
+    item = ListItem("迟报单位补发动态", url, datetime(2026, 11, 12, 10, 0, tzinfo=TZ), extra={"date_from": "list"})
+    store.upsert_posts(col, [item], seen_at=crawled_at, attempt_id=a)
+    store.finish_attempt(a, col, SourceResult(Outcome.OK, [item]), finished_at=crawled_at, items_new=0,
+                         covered_from=COVERS_ALL)
+    review(store, status="missed", reason="截图不实, 撤销", now=NOW + timedelta(hours=2))
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        [row] = s.query(Post).filter_by(url=url).all()
+    assert row.evidence["dates"]["date_from"] == "list"
+    assert row.published_at.astimezone(TZ) == datetime(2026, 11, 12, 10, 0, tzinfo=TZ)
+
+
 def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):
     seed(store, weeks_back=2)
     evaluate_weeks(store, W)

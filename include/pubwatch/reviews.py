@@ -29,7 +29,7 @@ from typing import Any
 
 from .periods import Period
 from .registry import Registry, Unit
-from .store import Review, Store
+from .store import MANUAL_DATE, Review, Store
 from .text import clean_text
 from .types import CHANNEL_LABELS, CHANNELS, STATUS_LABELS, TZ, ListItem, Status
 from .urls import http_url
@@ -41,7 +41,7 @@ REVIEWABLE = (Status.MET, Status.MISSED, Status.EXEMPT)    # what a supervisor m
 UNIT_SCOPE = "unit"            # Verdict.channel of a rule over both channels (rules.engine.UNIT_SCOPE)
 MAX_REASON = 2000
 MAX_REVIEWER = 100
-MANUAL = "manual"              # the post's evidence: {"dates": {"date_from": "manual"}, ...}
+MANUAL = MANUAL_DATE           # the post's evidence: {"dates": {"date_from": "manual"}, ...}
 
 
 class ReviewError(ValueError):
@@ -216,7 +216,8 @@ def _manual_source(unit: Unit, channel: str):
 def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str, superseded: tuple) -> None:
     """The 达标 with this proof of the verdict `superseded` was replaced (revoked, another link, or
     the same link with a stated date): the post its review stored stops counting — unless a review
-    in force of another verdict still rests on that link. A crawled post at that URL is kept."""
+    in force of another verdict still rests on that link. A crawled post at that URL is kept (also one
+    the review stored first and a crawl listed since: store.upsert_posts makes it a crawled post)."""
     source = _manual_source(unit, channel)
     if source is None:
         return
