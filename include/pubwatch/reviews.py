@@ -29,6 +29,7 @@ from typing import Any
 
 from .periods import Period
 from .registry import Registry, Unit
+from .rules import UNIT_SCOPE     # Verdict.channel of a rule over both channels
 from .store import MANUAL_DATE, Review, Store
 from .text import clean_text
 from .types import CHANNEL_LABELS, CHANNELS, STATUS_LABELS, TZ, ListItem, Status
@@ -38,7 +39,6 @@ __all__ = ["REVIEWABLE", "Review", "ReviewError", "corrections", "correction_lin
            "default_reviewer", "find_unit", "record_review", "review_history"]
 
 REVIEWABLE = (Status.MET, Status.MISSED, Status.EXEMPT)    # what a supervisor may set
-UNIT_SCOPE = "unit"            # Verdict.channel of a rule over both channels (rules.engine.UNIT_SCOPE)
 MAX_REASON = 2000
 MAX_REVIEWER = 100
 MANUAL = MANUAL_DATE           # the post's evidence: {"dates": {"date_from": "manual"}, ...}
