@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 
 from pubwatch import board  # noqa: E402
 from pubwatch.store.models import CrawlAttempt  # noqa: E402
@@ -119,6 +119,19 @@ def main() -> None:
                               reviewer="bench", created_at=datetime.now(timezone.utc), previous_status="missed")
         board.render("matrix.j2", view=board.matrix(store, registry, weeks, today=TODAY))   # warm templates
         closed = weeks[-2]
+        from pubwatch import rules
+        from pubwatch.board_charts import category_trend, ranking_bars
+        from pubwatch.periods import Period
+
+        policies = rules.load_policies()
+
+        def charts():            # what the plugin's matrix page adds (plugins/pubwatch_board.py _matrix_charts)
+            category_trend(store, registry, board.recent_weeks(26, weeks[-1].end))
+            for p in (Period.month_of(weeks[-1].start), Period.quarter_of(weeks[-1].start)):
+                ranking_bars(store, registry, policies, p)
+
+        queries = [0]
+        event.listen(store.engine, "before_cursor_execute", lambda *a, **k: queries.__setitem__(0, queries[0] + 1))
         cases = {
             "matrix view-model": lambda: board.matrix(store, registry, weeks, today=TODAY),
             "matrix page (view-model + HTML)": lambda: board.render(
@@ -130,9 +143,13 @@ def main() -> None:
                 "unit.j2", root="/pubwatch", u=board.unit_page(store, registry, "u007", weeks, today=TODAY)),
             "period summary (view-model + HTML)": lambda: board.render(
                 "period.j2", root="/pubwatch", p=board.period_summary(store, registry, closed, today=TODAY)),
+            "matrix charts (26-week trend, 2 rankings)": charts,
         }
         for name, fn in cases.items():
-            print(f"{name:40s} median {timed(fn, args.repeat):7.1f} ms  (of {args.repeat})")
+            queries[0] = 0
+            fn()
+            n = queries[0]
+            print(f"{name:40s} median {timed(fn, args.repeat):7.1f} ms  (of {args.repeat}), {n} queries")
         html = board.render("matrix.j2", root="/pubwatch", view=board.matrix(store, registry, weeks, today=TODAY))
         print(f"matrix HTML size: {len(html.encode()) / 1024:.0f} KiB")
         store.close()

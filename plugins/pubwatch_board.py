@@ -369,11 +369,10 @@ def create_app() -> FastAPI:
                   "status": status.strip(), "reason": reason.strip(), "evidence_url": evidence_url.strip(),
                   "published": published.strip()}
         try:
-            day = _form_date(values["published"])
             review = record_review(resources.store(), resources.registry(), unit_id=unit.id, period=values["period"],
                                    channel=values["channel"], status=values["status"], reason=values["reason"],
                                    reviewer=user.get_name(), rule=values["rule"],
-                                   evidence_url=values["evidence_url"] or None, published=day)
+                                   evidence_url=values["evidence_url"] or None, published=values["published"])
         except ReviewError as exc:
             view = _review_view(unit)
             form, cookie = _review_form(request, user, unit, view, default_period=values["period"], values=values,
@@ -446,20 +445,6 @@ def _review_form(request: Request, user: BaseUser, unit, view, *, default_period
             "statuses": REVIEW_STATUSES, "channels": channels, "rules": [(r, rule_label(r)) for r in rule_keys],
             "periods": [w.key for w in reversed(view.weeks)], "filled": values, "error": error,
             "reviewer": user.get_name()}, cookie
-
-
-def _form_date(value: str):
-    """The form's optional post date (YYYY-MM-DD, as <input type=date> sends it), or None."""
-    from datetime import date
-
-    from pubwatch.reviews import ReviewError
-
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ReviewError("published", f"无法识别的日期 {value[:40]!r}, 应如 2026-11-18") from None
 
 
 def _last_closed(shown) -> str:

@@ -48,6 +48,25 @@ def chromium_or_skip() -> str:
     pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); set PUBWATCH_REQUIRE_BROWSER=1 to fail instead")
 
 
+def open_board(browser, af, user: str, *, height: int):
+    """Log `user` in through Airflow's login form, open the board from the navigation and wait for
+    its matrix: (page, the board's frame, the JavaScript dialogs seen — a test expects none)."""
+    page = browser.new_page(viewport={"width": 1440, "height": height}, locale="zh-CN")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(af.url("/"))
+    page.wait_for_url(re.compile(r"/auth/login"))
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", af.password(user))
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30_000)
+    page.get_by_role("link", name="政务公开监测看板").click()
+    page.wait_for_url(re.compile(r"/plugin/pubwatch"), timeout=30_000)
+    frame = page.frame_locator("iframe").first
+    frame.locator("table#matrix").wait_for(timeout=30_000)
+    return page, frame, dialogs
+
+
 @pytest.fixture(scope="module")
 def board_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("board_browser")
@@ -100,25 +119,10 @@ def test_supervisor_opens_board_from_navigation(board_server, tmp_path):
 
     af, weeks = board_server
     closed, current = weeks[-2].key, weeks[-1].key
-    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(af.url("/"))
-            page.wait_for_url(re.compile(r"/auth/login"))
-            page.fill("input[name=username]", "supervisor")
-            page.fill("input[name=password]", af.password("supervisor"))
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30_000)
-
-            nav = page.get_by_role("link", name="政务公开监测看板")
-            nav.click()
-            page.wait_for_url(re.compile(r"/plugin/pubwatch"), timeout=30_000)
-            frame = page.frame_locator("iframe").first
-            matrix = frame.locator("table#matrix")
-            matrix.wait_for(timeout=30_000)
+            page, frame, dialogs = open_board(browser, af, "supervisor", height=1000)
             for name, _, _ in SCENARIO.values():
                 assert frame.locator("td.unit", has_text=name).count() == 1, name
             banner = frame.locator("#registry-errors").inner_text()

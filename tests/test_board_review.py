@@ -26,7 +26,7 @@ from pubwatch.reviews import review_history
 from pubwatch.store import Store, upgrade
 from pubwatch.types import TZ
 from test_board import SCENARIO, seed, write_registry
-from test_board_browser import CHROMIUM_ARGS, chromium_or_skip
+from test_board_browser import CHROMIUM_ARGS, chromium_or_skip, open_board
 
 ROOT = Path(__file__).resolve().parents[1]
 CSRF_SECRET = "pubwatch-review-test-" + "k" * 40
@@ -229,22 +229,10 @@ def test_editor_submits_the_form_in_the_browser(server, history, tmp_path):
 
     af, _, weeks = server
     period = weeks[-2].key                       # cgz: 达标 on the portal, 预警 → the open week; W-2: met
-    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1750}, locale="zh-CN")
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(af.url("/"))
-            page.wait_for_url(re.compile(r"/auth/login"))
-            page.fill("input[name=username]", "editor")
-            page.fill("input[name=password]", af.password("editor"))
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30_000)
-            page.get_by_role("link", name="政务公开监测看板").click()
-            page.wait_for_url(re.compile(r"/plugin/pubwatch"), timeout=30_000)
-            frame = page.frame_locator("iframe").first
-            frame.locator("table#matrix").wait_for(timeout=30_000)
+            page, frame, dialogs = open_board(browser, af, "editor", height=1750)
             frame.locator("td.unit a", has_text="城关镇").click()
             frame.locator("h1", has_text="城关镇").wait_for(timeout=30_000)
 

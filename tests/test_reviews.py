@@ -120,6 +120,7 @@ def test_a_review_survives_re_evaluation_and_backfill(store):
     ({"evidence_url": "javascript:alert(1)"}, "evidence_url"),
     ({"evidence_url": "ftp://example.gov.cn/a"}, "evidence_url"),
     ({"evidence_url": "https://www.example.gov.cn/late/a.html", "published": date(2026, 11, 20)}, "published"),
+    ({"evidence_url": "https://www.example.gov.cn/late/a.html", "published": "2026-11-31"}, "published"),
 ])
 def test_bad_input_is_refused_naming_the_field(store, change, field):
     seed(store, weeks_back=2)
@@ -206,6 +207,22 @@ def test_the_circular_and_its_xlsx_show_the_reviewed_status(store, tmp_path):
     [late] = [v for v in values if "迟报单位" in v and weekly_label in v]
     assert late[header.index("人工复核(原判)")] == "未达标" and "达标" in late
     assert any(str(c).startswith("人工复核: 单位提供了群发截图") for c in late)
+
+
+def test_the_verdicts_of_several_periods_are_read_reviewed_in_one_pass(store):
+    """`verdicts_in` (the board's trend, rankings) gives what `verdicts` gives period by period."""
+    from pubwatch.board_charts import category_trend
+
+    seed(store)
+    weeks = [W.previous(), W]
+    evaluate_weeks(store, *weeks)
+    review(store)
+    per_period = [v for p in weeks for v in store.verdicts(p.key)]
+    assert store.verdicts_in([p.key for p in weeks]) == per_period
+    assert weekly(store.verdicts_in([W.key, W.previous().key], ["late"]), "late").status is Status.MET
+    trend = category_trend(store, REG, weeks)
+    [series] = trend.series
+    assert (series.met, series.judged) == ([1, 2], [3, 2])   # W46: "ok" and the reviewed "late"; "down" unknown
 
 
 def test_the_board_shows_the_reviewed_and_the_computed_status(store):
@@ -355,6 +372,29 @@ def test_evidence_already_crawled_keeps_the_crawled_post_as_it_was(store):
     assert (row.title, row.published_at.astimezone(TZ).date(), row.pinned) == (
         "迟报单位动态2", W.previous().previous().start + timedelta(days=2), True)
     assert row.first_seen_attempt_id is not None and "manual" not in str(row.evidence)
+
+
+def test_a_proof_the_crawler_later_finds_is_a_crawled_post_and_stays_when_revoked(store):
+    """The unit's proof is stored from the review first; the next crawl lists the same article: from
+    then on it is a crawled post (the crawl's date and evidence), and revoking the review leaves it."""
+    seed(store, weeks_back=2)
+    evaluate_weeks(store, W)
+    col = REG.unit("late").sources_of("portal")[0]
+    url = "https://www.example.gov.cn/late/gzdt/t20261112_1.html"
+    review(store, evidence_url=url)                               # stored dated the week's last day
+    crawled_at = NOW + timedelta(hours=1)
+    a = store.start_attempt(col, started_at=crawled_at, run_id="crawl")
+    item = ListItem("迟报单位补发动态", url, datetime(2026, 11, 12, 10, 0, tzinfo=TZ), extra={"date_from": "list"})
+    store.upsert_posts(col, [item], seen_at=crawled_at, attempt_id=a)
+    store.finish_attempt(a, col, SourceResult(Outcome.OK, [item]), finished_at=crawled_at, items_new=0,
+                         covered_from=COVERS_ALL)
+    review(store, status="missed", reason="截图不实, 撤销", now=NOW + timedelta(hours=2))
+    with store.Session() as s:
+        from pubwatch.store import Post
+
+        [row] = s.query(Post).filter_by(url=url).all()
+    assert row.evidence["dates"]["date_from"] == "list"
+    assert row.published_at.astimezone(TZ) == datetime(2026, 11, 12, 10, 0, tzinfo=TZ)
 
 
 def test_a_review_without_a_url_or_of_another_status_stores_no_post(store):

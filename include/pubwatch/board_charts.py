@@ -46,13 +46,14 @@ def category_trend(store: Any, registry: Registry, weeks: Sequence[Period]) -> T
     cats = [c for c in CATEGORIES if any(u.category == c for u in registry.units)]
     met: dict[str, list[int]] = {c: [0] * len(weeks) for c in cats}
     judged: dict[str, list[int]] = {c: [0] * len(weeks) for c in cats}
-    for i, week in enumerate(weeks):
-        for v in store.verdicts(week.key, list(category_of)):
-            cat = category_of.get(v.unit_id)
-            if cat not in met or v.rule != WEEKLY or v.status not in (Status.MET, Status.MISSED):
-                continue
-            judged[cat][i] += 1
-            met[cat][i] += v.status is Status.MET
+    column = {w.key: i for i, w in enumerate(weeks)}
+    for v in store.verdicts_in(list(column), list(category_of)):     # all the weeks in two queries
+        cat = category_of.get(v.unit_id)
+        if cat not in met or v.rule != WEEKLY or v.status not in (Status.MET, Status.MISSED):
+            continue
+        i = column[v.period]
+        judged[cat][i] += 1
+        met[cat][i] += v.status is Status.MET
     trend = Trend([w.key for w in weeks], [f"{w.start:%m-%d}" for w in weeks])
     for c in cats:
         rates = [round(100.0 * m / j, 1) if j else None for m, j in zip(met[c], judged[c])]

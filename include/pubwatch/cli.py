@@ -72,7 +72,7 @@ def _cmd_crawl(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .jobs import Runtime, prepare
+    from .jobs import Runtime, in_force, prepare
     from .jobs import evaluate as run_eval
     from .periods import Period
     from .types import CHANNEL_LABELS, STATUS_LABELS
@@ -90,9 +90,7 @@ def _cmd_evaluate(args) -> int:
         for inner in periods_within(period)[1:]:
             run_eval(rt, inner.key, unit_ids=args.units)
     verdicts = run_eval(rt, args.period, unit_ids=args.units)
-    from .store import overlay_reviews          # 人工复核 (#20): what is in force, as everywhere else
-
-    verdicts = overlay_reviews(verdicts, rt.store.reviews.current(periods=[period.key]))
+    verdicts = in_force(rt, period, verdicts)        # 人工复核 (#20): what is in force, as the job steps report
     names = {u.id: u.name for u in rt.registry.units}
     if args.json:
         for v in verdicts:
@@ -199,11 +197,9 @@ def _cmd_ranking(args) -> int:
 
 def _cmd_review(args) -> int:
     """人工复核 (#20): record a supervisor's review of a verdict, or list the trail."""
-    from datetime import date
-
     from .jobs import Runtime
     from .reviews import (ReviewError, channel_label, correction_line, current_reviews, default_reviewer,
-                          period_word, record_review, review_history)
+                          find_unit, period_word, record_review, review_history)
     from .types import STATUS_LABELS, TZ
 
     rt = Runtime(args.db_url, args.registry)
@@ -212,11 +208,11 @@ def _cmd_review(args) -> int:
         if args.list:
             unit_id = None
             if args.unit:
-                found = rt.registry.select([args.unit])
-                if not found:
-                    print(f"错误: 复核 字段 unit: 登记册中没有单位 {args.unit!r}", file=sys.stderr)
+                try:
+                    unit_id = find_unit(rt.registry, args.unit).id
+                except ReviewError as exc:
+                    print(f"错误: {exc}", file=sys.stderr)
                     return 1
-                unit_id = found[0].id
             trail = review_history(rt.store, unit_id, args.period)
             if not trail:
                 print("没有人工复核记录")
@@ -236,14 +232,9 @@ def _cmd_review(args) -> int:
             print(f"错误: 记录复核需要 {' '.join(missing)} (查看记录用 --list)", file=sys.stderr)
             return 1
         try:
-            published = date.fromisoformat(args.date) if args.date else None
-        except ValueError:
-            print(f"错误: 复核 字段 published: 无法识别的日期 {args.date!r}, 应如 2026-11-12", file=sys.stderr)
-            return 1
-        try:
             r = record_review(rt.store, rt.registry, unit_id=args.unit, period=args.period, channel=args.channel,
                               status=args.status, reason=args.reason, reviewer=args.by or default_reviewer(),
-                              rule=args.rule, evidence_url=args.url, published=published)
+                              rule=args.rule, evidence_url=args.url, published=args.date)
         except ReviewError as exc:
             print(f"错误: {exc}", file=sys.stderr)
             return 1

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from . import scoring
 from .periods import Period
-from .types import CHANNEL_LABELS, TZ, Verdict
+from .types import CHANNEL_LABELS, TZ
 
 
 def periods_within(period: Period) -> list[Period]:
@@ -35,9 +35,7 @@ def periods_within(period: Period) -> list[Period]:
 
 def ranking(store, units: Sequence, policies, period: Period) -> dict[str, Any]:
     """Scores and ranks by category of `units` over `period` (its weeks, months, … included)."""
-    verdicts: list[Verdict] = []
-    for p in periods_within(period):
-        verdicts.extend(store.verdicts(p.key))
+    verdicts = store.verdicts_in([p.key for p in periods_within(period)])
     scores = scoring.score_units(verdicts, policies)
     rows = scoring.rank(units, scores, by_category=True)
     posts = store.post_facts([u.id for u in units], period.start_dt, period.end_dt)

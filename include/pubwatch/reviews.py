@@ -29,19 +29,19 @@ from typing import Any
 
 from .periods import Period
 from .registry import Registry, Unit
-from .store import Review, Store
+from .rules import UNIT_SCOPE     # Verdict.channel of a rule over both channels
+from .store import MANUAL_DATE, Review, Store
 from .text import clean_text
 from .types import CHANNEL_LABELS, CHANNELS, STATUS_LABELS, TZ, ListItem, Status
 from .urls import http_url
 
 __all__ = ["REVIEWABLE", "Review", "ReviewError", "corrections", "correction_line", "current_reviews",
-           "default_reviewer", "record_review", "review_history"]
+           "default_reviewer", "find_unit", "record_review", "review_history"]
 
 REVIEWABLE = (Status.MET, Status.MISSED, Status.EXEMPT)    # what a supervisor may set
-UNIT_SCOPE = "unit"            # Verdict.channel of a rule over both channels (rules.engine.UNIT_SCOPE)
 MAX_REASON = 2000
 MAX_REVIEWER = 100
-MANUAL = "manual"              # the post's evidence: {"dates": {"date_from": "manual"}, ...}
+MANUAL = MANUAL_DATE           # the post's evidence: {"dates": {"date_from": "manual"}, ...}
 
 
 class ReviewError(ValueError):
@@ -65,7 +65,8 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, "门户网站和微信公众号合计" if channel == UNIT_SCOPE else channel)
 
 
-def _unit(registry: Registry, unit_id: str) -> Unit:
+def find_unit(registry: Registry, unit_id: str) -> Unit:
+    """The registry's unit of this id, else of this exact name; ReviewError (field unit) if none."""
     wanted = (unit_id or "").strip()
     for u in registry.units:
         if u.id == wanted:
@@ -112,14 +113,15 @@ def _evidence_url(value: str | None) -> str | None:
 
 def record_review(store: Store, registry: Registry, *, unit_id: str, period: str, channel: str, status: str,
                   reason: str, reviewer: str, rule: str = "weekly", evidence_url: str | None = None,
-                  now: datetime | None = None, published: date | None = None) -> Review:
+                  now: datetime | None = None, published: date | str | None = None) -> Review:
     """Record a supervisor's review of the stored verdict (unit, channel, period, rule) and return it.
 
     Raises ReviewError (naming the field) for an unknown unit (id, or exact name), a period that is not
     a period key, a status other than met / missed / exempt (or 达标 / 未达标 / 免检), an empty reason or
     reviewer, an evidence URL that is not http(s), a verdict that was never evaluated (period: no
     verdict of the unit in it; channel: none of that channel; rule: none of that rule), and a
-    `published` date outside the period or after today.
+    `published` date (a date, or its text YYYY-MM-DD; blank: none) that is not a date, outside the
+    period or after today.
 
     A review of status met with an evidence URL also stores that post — the unit's proof — through
     the normal post upsert: on the unit's source of that channel (its first 动态 column, else its first
@@ -133,7 +135,7 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     another link withdraws the post its link added (unless another review in force rests on it). The post's evidence says
     its date came from a review (`dates.date_from = "manual"`, `dates.date_check` naming the review). A URL already stored for
     the unit (and channel) is left as stored: its title, date and flags."""
-    unit = _unit(registry, unit_id)
+    unit = find_unit(registry, unit_id)
     per = _period(period)
     channel = str(channel or "").strip()
     if channel not in (*CHANNELS, UNIT_SCOPE):
@@ -145,6 +147,7 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     reason = _text("reason", reason, MAX_REASON, "请填写复核理由 (不能为空)")
     reviewer = _text("reviewer", reviewer, MAX_REVIEWER, "请填写复核人")
     url = _evidence_url(evidence_url)
+    published = _published(published)
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -177,6 +180,18 @@ def record_review(store: Store, registry: Registry, *, unit_id: str, period: str
     return review
 
 
+def _published(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReviewError("published", f"无法识别的日期 {text[:40]!r}, 应如 2026-11-18") from None
+
+
 def _post_day(period: Period, published: date | None, now: datetime) -> date:
     if published is not None:
         if isinstance(published, datetime):
@@ -201,7 +216,8 @@ def _manual_source(unit: Unit, channel: str):
 def _withdraw_manual_post(store: Store, unit: Unit, channel: str, url: str, superseded: tuple) -> None:
     """The 达标 with this proof of the verdict `superseded` was replaced (revoked, another link, or
     the same link with a stated date): the post its review stored stops counting — unless a review
-    in force of another verdict still rests on that link. A crawled post at that URL is kept."""
+    in force of another verdict still rests on that link. A crawled post at that URL is kept (also one
+    the review stored first and a crawl listed since: store.upsert_posts makes it a crawled post)."""
     source = _manual_source(unit, channel)
     if source is None:
         return

@@ -30,7 +30,7 @@ from .board import BoardQueries
 from .evidence import EvidenceQueries, PostRecord
 from .models import CrawlAttempt, Evaluation, Notice, Post, SourceRow
 from .notices import NoticeQueries
-from .posts import DATE_EVIDENCE_KEYS, PostQueries, date_evidence, url_key
+from .posts import DATE_EVIDENCE_KEYS, MANUAL_DATE, PostQueries, date_evidence, url_key
 from .reviews import REASON_PREFIX as REVIEW_REASON_PREFIX, Review, ReviewQueries
 from .reviews import overlay as overlay_reviews
 from .sources import SourceMemory, SourceQueries
@@ -39,7 +39,7 @@ from .verdicts import SaveStats, VerdictQueries, VerdictWriter, verdict_rows
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Row types handed out (detached) are exported for annotations: `Notice`, `SourceRow`, `Evaluation`, `Post`.
-__all__ = ["DATE_EVIDENCE_KEYS", "MIGRATIONS_DIR", "Evaluation", "Notice", "Post", "PostRecord",
+__all__ = ["DATE_EVIDENCE_KEYS", "MANUAL_DATE", "MIGRATIONS_DIR", "Evaluation", "Notice", "Post", "PostRecord",
            "REVIEW_REASON_PREFIX", "Review", "SaveStats", "SourceLike", "SourceMemory", "SourceRow", "Store",
            "UnitLike", "VerdictWriter", "date_evidence", "make_engine", "overlay_reviews", "upgrade", "url_key",
            "utcnow", "verdict_rows"]

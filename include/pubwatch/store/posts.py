@@ -20,6 +20,9 @@ DATE_EVIDENCE_KEYS = ("list_date", "article_date", "article_date_from", "date_fr
                       "list_dates", "date_implausible")
 
 
+MANUAL_DATE = "manual"    # evidence dates.date_from of a post a supervisor's review stored (pubwatch/reviews.py)
+
+
 def date_evidence(item: ListItem) -> dict[str, Any]:
     """What the source said about a new post's date (list date, article date, which was used and
     why it was checked), kept on the post as evidence for the supervisors."""
@@ -68,6 +71,11 @@ class PostQueries:
                     continue
                 if keep_known:
                     continue
+                if ((row.evidence or {}).get("dates") or {}).get("date_from") == MANUAL_DATE:
+                    # a review's proof the crawl now lists: from here on a crawled post, as crawled
+                    # (so revoking the review no longer withdraws it, see remove_post_dated_by)
+                    row.evidence = date_evidence(it)
+                    row.published_at = it.published or row.published_at
                 row.last_seen_at = seen_at
                 if it.title and it.title != row.title:
                     row.title = it.title[:2000]               # an edited post stays one post
